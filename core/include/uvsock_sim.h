@@ -78,7 +78,10 @@ int uvsock_sim_accept(struct uvsock_sim *sim, uint32_t host_port, int timeout_ms
  */
 int uvsock_sim_set_host_credit(struct uvsock_sim *sim, uint32_t buf_alloc);
 
-/* One-shot faults, applied to the next packet the device delivers to the driver (rx). */
+/*
+ * One-shot faults, applied to the next packet the device delivers to the driver (rx) whose
+ * dst_port is the armed guest_port (0: the next packet of any connection).
+ */
 enum uvsock_sim_fault {
     UVSOCK_SIM_FAULT_NONE = 0,
     UVSOCK_SIM_FAULT_DROP,        /* the packet is lost */
@@ -94,8 +97,16 @@ enum uvsock_sim_fault {
 };
 const char *uvsock_sim_fault_str(enum uvsock_sim_fault fault);
 
-/* Arms `fault` for the next rx packet; a second call before it fires replaces it. */
-int uvsock_sim_inject(struct uvsock_sim *sim, enum uvsock_sim_fault fault);
+/*
+ * Arms `fault` for the next rx packet to guest_port (0: any); a second call before it fires
+ * replaces it. UVSOCK_SIM_FAULT_NONE disarms. INVALID_ARGS for an unknown fault.
+ * DROP/DUPLICATE/BAD_* and USED_BAD_LEN affect that packet itself; USED_BAD_ID and
+ * USED_DUP_ID publish an extra bogus used entry next to it and deliver it intact.
+ */
+int uvsock_sim_inject(struct uvsock_sim *sim, enum uvsock_sim_fault fault, uint32_t guest_port);
+
+/* True while an armed fault has not fired yet. */
+int uvsock_sim_fault_pending(struct uvsock_sim *sim);
 
 /*
  * Delivers an arbitrary packet to the driver, as a hostile device would: the 44-byte header
