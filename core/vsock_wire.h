@@ -13,9 +13,9 @@
 #error "uvsock supports little-endian hosts only (virtio 1.x structures are little-endian)"
 #endif
 
-#define VIRTIO_ID_VSOCK        19
-#define VIRTIO_PCI_VENDOR_ID   0x1af4
-#define VIRTIO_PCI_VSOCK_ID    (0x1040 + VIRTIO_ID_VSOCK) /* modern devices only: 0x1053 */
+#define VIRTIO_ID_VSOCK      19
+#define VIRTIO_PCI_VENDOR_ID 0x1af4
+#define VIRTIO_PCI_VSOCK_ID  (0x1040 + VIRTIO_ID_VSOCK) /* modern devices only: 0x1053 */
 
 /* Virtqueues of a socket device. */
 #define VSOCK_VQ_RX    0
@@ -82,7 +82,8 @@ struct virtio_vsock_event {
 static inline const char *vsock_op_name(unsigned op)
 {
     static const char *const names[] = {
-        "INVALID", "REQUEST", "RESPONSE", "RST", "SHUTDOWN", "RW", "CREDIT_UPDATE", "CREDIT_REQUEST",
+        "INVALID",  "REQUEST", "RESPONSE",      "RST",
+        "SHUTDOWN", "RW",      "CREDIT_UPDATE", "CREDIT_REQUEST",
     };
     return op <= VIRTIO_VSOCK_OP_MAX ? names[op] : "OP?";
 }

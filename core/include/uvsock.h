@@ -112,7 +112,8 @@ int uvsock_start(struct uvsock_dev *dev, const struct uvsock_callbacks *cb, void
 /*
  * SendRequest(addr, socket): connect. `sock` is one end of an AF_UNIX SOCK_STREAM socketpair;
  * the device owns it on UVSOCK_OK (and closes it when the connection ends), the caller keeps it
- * on error. BAD_STATE before Start; ALREADY_BOUND if addr is in use; INVALID_ARGS for a bad fd.
+ * on error. BAD_HANDLE if `sock` is not an open fd, WRONG_TYPE if it is not an AF_UNIX stream
+ * socket, BAD_STATE before Start, ALREADY_BOUND if addr is in use.
  */
 int uvsock_send_request(struct uvsock_dev *dev, struct uvsock_addr addr, int sock);
 
@@ -137,8 +138,9 @@ uint32_t uvsock_get_cid(struct uvsock_dev *dev);
  * socket data still queued. The device duplicates `vmo`; the caller may close its fd at once.
  * SendVmoComplete(addr) follows when the device has consumed the last byte.
  * BAD_STATE before Start or while another VMO is pending on the connection; NOT_FOUND for an
- * unknown addr; INVALID_ARGS for len 0 or a bad fd; OUT_OF_RANGE when off+len is past the end
- * of a regular file.
+ * unknown addr; INVALID_ARGS for len 0 or off+len overflowing; BAD_HANDLE if `vmo` is not an open
+ * fd; WRONG_TYPE if it cannot be read at an offset (pread); OUT_OF_RANGE when off+len is past
+ * the end of a regular file.
  */
 int uvsock_send_vmo(struct uvsock_dev *dev, struct uvsock_addr addr, int vmo, uint64_t off,
                     uint64_t len);
@@ -227,14 +229,14 @@ struct uvsock_conn_info {
     uint32_t sock_unread;       /* bytes in the socket our user has not read (SIOCOUTQ) */
     /* The peer's receive side, as it last told us. */
     uint32_t peer_buf_alloc;
-    uint32_t peer_fwd_cnt;   /* = bytes the peer has consumed (mod 2^32) */
-    uint32_t tx_cnt;         /* free-running count of payload bytes we sent */
-    uint32_t in_flight;      /* tx_cnt - peer_fwd_cnt */
-    uint32_t peer_free;      /* credit we may still use, clamped to [0, peer_buf_alloc] */
-    uint32_t peer_shutdown;  /* SHUTDOWN flags received: 1 RCV, 2 SEND */
-    uint64_t bytes_sent;     /* 64-bit totals */
+    uint32_t peer_fwd_cnt;  /* = bytes the peer has consumed (mod 2^32) */
+    uint32_t tx_cnt;        /* free-running count of payload bytes we sent */
+    uint32_t in_flight;     /* tx_cnt - peer_fwd_cnt */
+    uint32_t peer_free;     /* credit we may still use, clamped to [0, peer_buf_alloc] */
+    uint32_t peer_shutdown; /* SHUTDOWN flags received: 1 RCV, 2 SEND */
+    uint64_t bytes_sent;    /* 64-bit totals */
     uint64_t bytes_received;
-    uint64_t vmo_remaining;  /* bytes of a pending SendVmo not yet sent, 0 if none */
+    uint64_t vmo_remaining; /* bytes of a pending SendVmo not yet sent, 0 if none */
     /* CLOCK_MONOTONIC ns of the last such packet, 0 for never. */
     uint64_t credit_update_sent_ns;
     uint64_t credit_update_recv_ns;
@@ -245,8 +247,7 @@ struct uvsock_conn_info {
 };
 
 /* Connections, in no particular order. *count is set to the total; at most `max` are written. */
-int uvsock_conn_list(struct uvsock_dev *dev, struct uvsock_addr *addrs, size_t max,
-                     size_t *count);
+int uvsock_conn_list(struct uvsock_dev *dev, struct uvsock_addr *addrs, size_t max, size_t *count);
 /* NOT_FOUND for an unknown addr. */
 int uvsock_conn_info(struct uvsock_dev *dev, struct uvsock_addr addr,
                      struct uvsock_conn_info *info);
@@ -255,15 +256,15 @@ struct uvsock_vq_info {
     char name[8]; /* "rx", "tx", "event" */
     uint16_t size;
     uint16_t num_free;
-    uint16_t avail_idx;      /* next avail index we will publish */
-    uint16_t used_idx;       /* device's used index as last read */
-    uint16_t last_used_idx;  /* next used entry we will consume */
-    uint16_t used_event;     /* what we asked the device for (EVENT_IDX) */
-    uint16_t avail_event;    /* what the device asked us for (EVENT_IDX) */
-    uint64_t kicks;          /* notifications written */
+    uint16_t avail_idx;     /* next avail index we will publish */
+    uint16_t used_idx;      /* device's used index as last read */
+    uint16_t last_used_idx; /* next used entry we will consume */
+    uint16_t used_event;    /* what we asked the device for (EVENT_IDX) */
+    uint16_t avail_event;   /* what the device asked us for (EVENT_IDX) */
+    uint64_t kicks;         /* notifications written */
     uint64_t kicks_suppressed;
-    uint64_t interrupts;     /* interrupts that found work on this queue */
-    uint64_t bad_used;       /* used entries rejected (bad id or length) */
+    uint64_t interrupts; /* interrupts that found work on this queue */
+    uint64_t bad_used;   /* used entries rejected (bad id or length) */
 };
 
 struct uvsock_dev_info {

@@ -84,14 +84,14 @@ int uvsock_sim_set_host_credit(struct uvsock_sim *sim, uint32_t buf_alloc);
  */
 enum uvsock_sim_fault {
     UVSOCK_SIM_FAULT_NONE = 0,
-    UVSOCK_SIM_FAULT_DROP,        /* the packet is lost */
-    UVSOCK_SIM_FAULT_DUPLICATE,   /* the packet is delivered twice */
-    UVSOCK_SIM_FAULT_BAD_TYPE,    /* hdr.type = 0x7777 (driver must answer RST) */
-    UVSOCK_SIM_FAULT_BAD_OP,      /* hdr.op = 0x99 */
-    UVSOCK_SIM_FAULT_BAD_LEN,     /* hdr.len larger than the bytes written */
-    UVSOCK_SIM_FAULT_SHORT,       /* used length 20: shorter than a header */
-    UVSOCK_SIM_FAULT_BAD_DST_CID, /* hdr.dst_cid = another CID */
-    UVSOCK_SIM_FAULT_USED_BAD_ID, /* used ring entry with an id the driver never made available */
+    UVSOCK_SIM_FAULT_DROP,         /* the packet is lost */
+    UVSOCK_SIM_FAULT_DUPLICATE,    /* the packet is delivered twice */
+    UVSOCK_SIM_FAULT_BAD_TYPE,     /* hdr.type = 0x7777 (driver must answer RST) */
+    UVSOCK_SIM_FAULT_BAD_OP,       /* hdr.op = 0x99 */
+    UVSOCK_SIM_FAULT_BAD_LEN,      /* hdr.len larger than the bytes written */
+    UVSOCK_SIM_FAULT_SHORT,        /* used length 20: shorter than a header */
+    UVSOCK_SIM_FAULT_BAD_DST_CID,  /* hdr.dst_cid = another CID */
+    UVSOCK_SIM_FAULT_USED_BAD_ID,  /* used ring entry with an id the driver never made available */
     UVSOCK_SIM_FAULT_USED_BAD_LEN, /* used length beyond the buffer's size */
     UVSOCK_SIM_FAULT_USED_DUP_ID,  /* the same descriptor id reported used twice */
 };
@@ -125,16 +125,16 @@ int uvsock_sim_send_raw(struct uvsock_sim *sim, const struct uvsock_sim_packet *
 
 /* What the host side has seen, for tests to check the driver's behaviour on the wire. */
 struct uvsock_sim_stats {
-    uint64_t packets_from_driver; /* tx queue */
-    uint64_t packets_to_driver;   /* rx queue */
-    uint64_t op_from_driver[8];   /* by op: INVALID .. CREDIT_REQUEST */
-    uint64_t bad_from_driver;     /* malformed packets the driver sent (should stay 0) */
-    uint64_t credit_violations;   /* RW bytes the driver sent beyond the host's credit */
-    uint64_t notifies;            /* queue notifications received */
-    uint64_t interrupts;          /* interrupts raised */
+    uint64_t packets_from_driver;   /* tx queue */
+    uint64_t packets_to_driver;     /* rx queue */
+    uint64_t op_from_driver[8];     /* by op: INVALID .. CREDIT_REQUEST */
+    uint64_t bad_from_driver;       /* malformed packets the driver sent (should stay 0) */
+    uint64_t credit_violations;     /* RW bytes the driver sent beyond the host's credit */
+    uint64_t notifies;              /* queue notifications received */
+    uint64_t interrupts;            /* interrupts raised */
     uint64_t interrupts_suppressed; /* interrupts skipped per used_event (EVENT_IDX) */
-    uint64_t rx_waits;            /* times the device had a packet but no rx buffer */
-    uint32_t host_connections;    /* open host-side connections */
+    uint64_t rx_waits;              /* times the device had a packet but no rx buffer */
+    uint32_t host_connections;      /* open host-side connections */
     struct uvsock_sim_packet last_rst_from_driver; /* zero if none */
 };
 int uvsock_sim_get_stats(struct uvsock_sim *sim, struct uvsock_sim_stats *st);
