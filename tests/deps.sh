@@ -3,7 +3,7 @@
 # Idempotent: does nothing (and needs no root) when everything is there.
 set -euo pipefail
 
-packages=(cmake gcc make libc6-dev)
+packages=(cmake gcc make libc6-dev clang-format git)
 
 missing=()
 for p in "${packages[@]}"; do
