@@ -56,17 +56,17 @@
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 
 /* PCI config space. */
-#define PCI_VENDOR_ID      0x00
-#define PCI_DEVICE_ID      0x02
-#define PCI_COMMAND        0x04
-#define PCI_STATUS         0x06
-#define PCI_CAPABILITY_LIST 0x34
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_COMMAND_MEMORY  0x2
-#define PCI_COMMAND_MASTER  0x4
+#define PCI_VENDOR_ID            0x00
+#define PCI_DEVICE_ID            0x02
+#define PCI_COMMAND              0x04
+#define PCI_STATUS               0x06
+#define PCI_CAPABILITY_LIST      0x34
+#define PCI_STATUS_CAP_LIST      0x10
+#define PCI_COMMAND_MEMORY       0x2
+#define PCI_COMMAND_MASTER       0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
-#define PCI_CAP_ID_VNDR    0x09
-#define PCI_CAP_ID_MSIX    0x11
+#define PCI_CAP_ID_VNDR          0x09
+#define PCI_CAP_ID_MSIX          0x11
 
 /* A region a virtio capability points at, validated once against its BAR. */
 struct virtio_pci_region {
