@@ -126,6 +126,9 @@ static bool service_round(struct uvsock_dev *dev, bool irq)
         dev->pci->ops->irq_ack(dev->pci);
         isr = virtio_pci_read_isr(&dev->vp);
         dev->stats.interrupts++;
+        for (int q = 0; q < VSOCK_VQ_COUNT; q++)
+            if (virtqueue_has_used(&dev->vq[q]))
+                dev->vq[q].interrupts++;
         if (isr & VIRTIO_ISR_CONFIG) {
             uint64_t cid = 0;
             dev->stats.config_changes++;

@@ -474,21 +474,15 @@ int virtio_pci_setup_queue(struct virtio_pci *vp, struct virtqueue *vq, uint16_t
     common_write64(vp, VIRTIO_PCI_COMMON_Q_AVAILLO, VIRTIO_PCI_COMMON_Q_AVAILHI, vq->avail_iova);
     common_write64(vp, VIRTIO_PCI_COMMON_Q_USEDLO, VIRTIO_PCI_COMMON_Q_USEDHI, vq->used_iova);
     common_write16(vp, VIRTIO_PCI_COMMON_Q_ENABLE, 1);
+    /* Validated once here, so a kick is a single register write. */
+    vq->notify_offset = (uint64_t)notify_at;
     return 0;
 }
 
 void virtio_pci_notify(struct virtio_pci *vp, struct virtqueue *vq)
 {
-    /*
-     * The notify offset is not cached (neither struct has a field for it), so it is read
-     * again and re-validated: queue_notify_off comes from the device.
-     */
-    common_write16(vp, VIRTIO_PCI_COMMON_Q_SELECT, vq->index);
-    int64_t at = notify_offset(vp);
-    if (at < 0)
-        return; /* validated at setup; a device that changed it gets no notification */
     /* virtio 1.x, 4.1.5.2: the driver notifies by writing the le16 virtqueue index. */
-    reg_write(vp, &vp->notify, (uint64_t)at, 2, vq->index);
+    reg_write(vp, &vp->notify, vq->notify_offset, 2, vq->index);
 }
 
 uint8_t virtio_pci_read_isr(struct virtio_pci *vp)

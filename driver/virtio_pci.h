@@ -85,7 +85,7 @@ struct virtio_pci {
 };
 
 /*
- * Checks vendor/device ids (1af4:1053 unless any_device), walks the capability list and
+ * Checks vendor/device ids (1af4:1053), walks the capability list and
  * validates the common/notify/ISR/device regions, resets the device and sets ACKNOWLEDGE and
  * DRIVER. -ENODEV (not a modern virtio socket device), -EPROTO (bad or missing capability),
  * -EIO (device did not reset).

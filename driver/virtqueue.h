@@ -24,6 +24,7 @@ struct virtqueue {
     struct vring_used *used;
     struct pci_dma mem; /* one allocation for all three parts */
     uint64_t desc_iova, avail_iova, used_iova;
+    uint64_t notify_offset; /* the transport's: where this queue's notify register is */
 
     uint16_t free_head;      /* first free descriptor (chained through .next) */
     uint16_t num_free;       /* free descriptors */
