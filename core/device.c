@@ -252,6 +252,7 @@ static int open_conn(struct uvsock_dev *dev, struct uvsock_addr addr, int sock,
     } else if ((flags = fcntl(sock, F_GETFL)) < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0) {
         r = UVSOCK_ERR_BAD_HANDLE;
     } else if (!(c = conn_create(dev, addr, sock, state))) {
+        fcntl(sock, F_SETFL, flags); /* the caller keeps its fd as it was */
         r = UVSOCK_ERR_NO_MEMORY;
     } else {
         if (op == PENDING_RESPONSE) {
@@ -467,7 +468,7 @@ static enum uvsock_blocked_on blocked_on(struct uvsock_dev *dev, const struct co
         *since = c->starved_since_ns ? c->starved_since_ns : c->credit_request_sent_ns;
         return UVSOCK_BLOCKED_PEER_CREDIT;
     }
-    if (has_data && tx_conn_wants_data(dev, c) && dev->tx_free_count <= TX_CONTROL_RESERVE) {
+    if (has_data && tx_conn_wants_data(dev, c) && dev->tx_free_count <= dev->tx_reserve) {
         *since = dev->tx_ring_full_since_ns;
         return UVSOCK_BLOCKED_TX_RING;
     }

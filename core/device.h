@@ -137,6 +137,7 @@ struct uvsock_dev {
     struct tx_slot *tx;
     uint16_t tx_count;
     uint16_t tx_free_count;
+    uint16_t tx_reserve; /* slots data may not take (TX_CONTROL_RESERVE on normal rings) */
     struct tx_slot *tx_free;
     uint32_t tx_payload_max;
     bool tx_dirty; /* packets added since the last kick decision */

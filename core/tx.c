@@ -25,6 +25,9 @@ int tx_init(struct uvsock_dev *dev)
     slot_size = VSOCK_HDR_SIZE + dev->tx_payload_max;
 
     dev->tx_count = vq->size < 128 ? vq->size : 128;
+    /* A tiny ring keeps a quarter back instead, so data can still move. */
+    dev->tx_reserve =
+        dev->tx_count >= 4 * TX_CONTROL_RESERVE ? TX_CONTROL_RESERVE : dev->tx_count / 4;
     dev->tx = calloc(dev->tx_count, sizeof(*dev->tx));
     if (!dev->tx)
         return UVSOCK_ERR_NO_MEMORY;
@@ -57,7 +60,7 @@ static struct tx_slot *slot_get(struct uvsock_dev *dev, bool control)
 {
     struct tx_slot *s = dev->tx_free;
 
-    if (!s || (!control && dev->tx_free_count <= TX_CONTROL_RESERVE)) {
+    if (!s || (!control && dev->tx_free_count <= dev->tx_reserve)) {
         if (!dev->tx_ring_full_since_ns)
             dev->tx_ring_full_since_ns = uvsock_now_ns();
         return NULL;
@@ -346,7 +349,7 @@ void tx_pump(struct uvsock_dev *dev)
     do {
         pass.progress = false;
         conn_for_each(dev, pump_conn, &pass);
-    } while (pass.progress && dev->tx_free_count > TX_CONTROL_RESERVE);
+    } while (pass.progress && dev->tx_free_count > dev->tx_reserve);
 }
 
 void tx_reap(struct uvsock_dev *dev)
