@@ -122,18 +122,18 @@ static void bench_tx(struct bench *b, uint64_t bytes)
 {
     struct uvsock_addr addr;
     int fd = bench_connect(b, 9, &addr);
-    struct uvsock_conn_info info;
     struct writer w = {fd, bytes};
     double t0 = now_s();
+    int r;
 
     writer_main(&w);
-    /* Done when the host has consumed everything (peer fwd_cnt caught up with tx_cnt). */
-    do {
-        usleep(200);
-        uvsock_conn_info(b->dev, addr, &info);
-    } while (info.bytes_sent < bytes || info.in_flight);
+    /* Done when the host has taken everything: SHUTDOWN goes out after the last byte, and
+     * the host answers it with RST. */
+    if ((r = uvsock_send_shutdown(b->dev, addr)))
+        fatal("SendShutdown", r);
+    wait_for(b, UVSOCK_EVENT_RST, addr);
     report("tx", bytes, now_s() - t0);
-    bench_close(b, fd, addr);
+    close(fd);
 }
 
 static void bench_rx(struct bench *b, uint64_t bytes)
