@@ -291,7 +291,7 @@ static void fill_event(struct uvsock_sim *s)
 static void *sim_thread(void *arg)
 {
     struct uvsock_sim *s = arg;
-    struct pollfd *pfd = NULL;
+    struct pollfd *pfd = NULL, wake_only;
     size_t cap = 0;
 
     pthread_mutex_lock(&s->lock);
@@ -317,18 +317,23 @@ static void *sim_thread(void *arg)
             struct pollfd *bigger = realloc(pfd, (n + 16) * sizeof(*pfd));
             if (!bigger) {
                 n = cap; /* poll what fits; the rest is retried on the next pass */
+                more = true;
                 break;
             }
             pfd = bigger;
             cap = n + 16;
         }
-        if (!pfd)
-            break; /* cannot even wait for a wake-up: stop rather than spin */
+        if (!pfd) {
+            pfd = &wake_only; /* out of memory: wait for wake-ups and retry */
+            n = 1;
+        }
         pfd[0].fd = s->wake_fd;
         pfd[0].events = POLLIN;
         pthread_mutex_unlock(&s->lock);
         /* Never blocked while holding the lock: the driver's BAR accesses must get through. */
         poll(pfd, (nfds_t)n, more ? 0 : SIM_POLL_MS);
+        if (pfd == &wake_only)
+            pfd = NULL;
         pthread_mutex_lock(&s->lock);
         sim_service_mark_readable(s);
     }

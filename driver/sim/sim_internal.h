@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The simulated virtio-vsock device, internals shared by its files:
+ *   sim_options.c   the "sim:" URI options
  *   sim_pci.c       PCI config space, BAR 4 registers, DMA address space, INTx/ISR, open/destroy
  *   sim_ring.c      the device side of the split virtqueue (untrusted driver rings)
  *   sim_device.c    the device thread: tx queue, rx queue, event queue, fault injection
@@ -210,6 +211,9 @@ bool sim_event_idx(const struct uvsock_sim *s);
 bool sim_live(const struct uvsock_sim *s);
 void sim_needs_reset(struct uvsock_sim *s);
 void sim_set_guest_cid(struct uvsock_sim *s, uint64_t cid);
+
+/* sim_options.c */
+int sim_parse_options(struct uvsock_sim *s, const char *args, const char **why);
 
 /* sim_ring.c */
 int sim_vq_enable(struct uvsock_sim *s, struct sim_vq *q);

@@ -287,6 +287,7 @@ static void device_reset(struct uvsock_sim *s)
     for (int i = 0; i < VSOCK_VQ_COUNT; i++)
         sim_vq_reset(&s->vq[i], s->max_queue_size);
     sim_host_reset(s);
+    s->pending_events = 0;
     while (read(s->irq_fd, &v, sizeof(v)) > 0) {
     }
     /* "The device MUST reset when 0 is written to device_status, and present a 0 in
@@ -470,8 +471,10 @@ static uint64_t sim_bar_read(struct pci_func *f, int bar, uint64_t off, int widt
         v = extract(b, sizeof(b), off - SIM_COMMON_OFF, width);
     } else if (off >= SIM_ISR_OFF && off < SIM_ISR_OFF + SIM_ISR_LEN) {
         /* "The device MUST reset ISR status to 0 on driver read." */
-        v = off == SIM_ISR_OFF ? s->isr : 0;
-        s->isr = 0;
+        if (off == SIM_ISR_OFF) {
+            v = s->isr;
+            s->isr = 0;
+        }
     } else if (off >= SIM_DEVICE_OFF && off < SIM_DEVICE_OFF + SIM_DEVICE_LEN) {
         uint8_t cfg[SIM_DEVICE_LEN];
         memcpy(cfg, &s->guest_cid, sizeof(cfg));
@@ -503,90 +506,6 @@ static void sim_bar_write(struct pci_func *f, int bar, uint64_t off, int width, 
 }
 
 /* ------------------------------------------------------------------ open/destroy -- */
-
-static int parse_u32(const char *v, uint64_t max, uint32_t *out)
-{
-    char *end;
-    unsigned long long n;
-
-    if (!v || !*v || *v == '-')
-        return -EINVAL;
-    errno = 0;
-    n = strtoull(v, &end, 0);
-    if (errno || *end || n > max)
-        return -EINVAL;
-    *out = (uint32_t)n;
-    return 0;
-}
-
-static bool cid_reserved(uint64_t cid)
-{
-    return cid <= VSOCK_CID_HOST || cid >= 0xffffffffull;
-}
-
-static int parse_options(struct uvsock_sim *s, const char *args, const char **why)
-{
-    char *copy, *save = NULL;
-    int rc = 0;
-    uint32_t v;
-
-    if (!args || !*args)
-        return 0;
-    copy = strdup(args);
-    if (!copy)
-        return -ENOMEM;
-    for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-        char *val = strchr(tok, '=');
-        if (val)
-            *val++ = '\0';
-        if (!strcmp(tok, "cid")) {
-            rc = parse_u32(val, UINT32_MAX, &v);
-            if (rc || cid_reserved(v)) {
-                *why = "sim: cid must be a number other than 0, 1, 2 and 0xffffffff";
-                rc = -EINVAL;
-            }
-            s->guest_cid = v;
-        } else if (!strcmp(tok, "uds")) {
-            free(s->uds_path);
-            s->uds_path = val && *val ? strdup(val) : NULL;
-            if (!s->uds_path) {
-                *why = "sim: uds needs a path";
-                rc = -EINVAL;
-            }
-        } else if (!strcmp(tok, "queue_size")) {
-            rc = parse_u32(val, VIRTQUEUE_MAX_SIZE, &v);
-            if (rc || v < 2 || (v & (v - 1))) {
-                *why = "sim: queue_size must be a power of two from 2 to 32768";
-                rc = -EINVAL;
-            }
-            s->max_queue_size = (uint16_t)v;
-        } else if (!strcmp(tok, "credit")) {
-            rc = parse_u32(val, UINT32_MAX, &v);
-            if (rc || v == 0) {
-                *why = "sim: credit must be a positive number";
-                rc = -EINVAL;
-            }
-            s->host_buf_alloc = v;
-        } else if (!strcmp(tok, "no_event_idx") || !strcmp(tok, "refuse_features") ||
-                   !strcmp(tok, "no_version_1")) {
-            if (parse_u32(val ? val : "1", 1, &v)) {
-                *why = "sim: flag options take 0 or 1";
-                rc = -EINVAL;
-            } else if (tok[0] == 'r') {
-                s->refuse_features = v;
-            } else if (v) {
-                s->device_features &=
-                    ~(1ull << (tok[3] == 'e' ? VIRTIO_F_EVENT_IDX : VIRTIO_F_VERSION_1));
-            }
-        } else {
-            *why = "sim: unknown option (cid, uds, queue_size, credit, no_event_idx, "
-                   "refuse_features, no_version_1)";
-            rc = -EINVAL;
-        }
-    }
-    free(copy);
-    return rc;
-}
 
 static void sim_destroy(struct pci_func *f)
 {
@@ -647,7 +566,7 @@ int sim_pci_open(const char *args, struct pci_func **out, const char **why)
     pthread_cond_init(&s->accept_cv, &ca);
     pthread_condattr_destroy(&ca);
 
-    rc = parse_options(s, args, why);
+    rc = sim_parse_options(s, args, why);
     for (int i = 0; i < VSOCK_VQ_COUNT; i++)
         sim_vq_reset(&s->vq[i], s->max_queue_size);
     build_config_space(s);
