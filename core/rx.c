@@ -221,11 +221,28 @@ static void packet_no_conn(struct uvsock_dev *dev, struct uvsock_addr addr,
     }
 }
 
+/*
+ * The peer ends the connection: a VMO whose last byte the device already took completes
+ * first (its used entries may be published but not yet reaped: the device returned them
+ * before it delivered this packet); one still unsent is abandoned without SendVmoComplete,
+ * as nothing more goes out.
+ */
+static void settle_vmo(struct uvsock_dev *dev, struct conn *c)
+{
+    if (c->vmo.fd < 0)
+        return;
+    if (c->vmo.remaining == 0)
+        tx_reap(dev);
+    tx_conn_gone(dev, c);
+}
+
 static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct virtio_vsock_hdr *h,
                         const uint8_t *payload)
 {
     uint64_t now = uvsock_now_ns();
 
+    if (h->op == VIRTIO_VSOCK_OP_RST || h->op == VIRTIO_VSOCK_OP_SHUTDOWN)
+        settle_vmo(dev, c);
     if (h->op == VIRTIO_VSOCK_OP_RST) {
         struct uvsock_addr addr = c->addr;
         conn_destroy(dev, c);
@@ -278,7 +295,6 @@ static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct vir
             flags = VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND;
         c->peer_shutdown |= flags;
         c->state = UVSOCK_CONN_PEER_SHUT_DOWN;
-        c->vmo.remaining = 0; /* nothing more goes out; a pending VMO will not complete */
         if (first)
             cb_queue(dev, UVSOCK_EVENT_SHUTDOWN, c->addr, 0);
         rx_flush_hold(dev, c); /* may end c: last use */

@@ -366,7 +366,7 @@ void tx_reap(struct uvsock_dev *dev)
         if (r == -EBADMSG)
             continue; /* counted in the queue's bad_used */
         /* -EMSGSIZE: the device reported writing into a read-only chain; the slot is ours. */
-        if (s->vmo_chunk && (c = conn_find_id(dev, s->addr, s->conn_id))) {
+        if (s->vmo_chunk && (c = conn_find_id(dev, s->addr, s->conn_id)) && c->vmo.fd >= 0) {
             c->vmo.in_ring--;
             if (c->vmo.remaining == 0 && c->vmo.in_ring == 0) {
                 close(c->vmo.fd);
@@ -396,6 +396,7 @@ void tx_conn_gone(struct uvsock_dev *dev, struct conn *c)
         close(c->vmo.fd);
     c->vmo.fd = -1;
     c->vmo.remaining = 0;
+    c->vmo.in_ring = 0;
 }
 
 /*
