@@ -146,9 +146,12 @@ struct sim_listener {
 };
 
 /* A host program connected to the hybrid socket that has not sent "CONNECT <port>\n" yet. */
+#define SIM_CONNECT_MAX 32 /* longest "CONNECT <port>\n" line accepted, as Firecracker */
 struct sim_uds_client {
     struct sim_uds_client *next;
     int fd;
+    size_t len;
+    char line[SIM_CONNECT_MAX];
 };
 
 struct uvsock_sim {

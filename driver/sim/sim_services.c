@@ -25,7 +25,6 @@
 #define SIM_PORT_ECHO    7u
 #define SIM_PORT_DISCARD 9u
 #define SIM_PORT_SOURCE  19u
-#define SIM_CONNECT_MAX  32 /* longest "CONNECT <port>\n" line accepted, as Firecracker */
 
 /* ----------------------------------------------------------------- held bytes -- */
 
@@ -350,29 +349,34 @@ static int parse_connect(const char *line, uint32_t *port)
     return 0;
 }
 
-/* 1: the client became a connection or was closed; 0: keep waiting for its line. */
+/*
+ * 1: the client became a connection or was closed; 0: keep waiting for its line.
+ * The line is read one byte at a time, as Firecracker does: bytes after the '\n' belong to the
+ * stream and must stay in the socket, and consuming what has arrived keeps poll() from
+ * reporting the same partial line forever.
+ */
 static int uds_client_read(struct uvsock_sim *s, struct sim_uds_client *u)
 {
-    char line[SIM_CONNECT_MAX + 1];
-    uint32_t port;
     struct sim_conn *c;
-    char *nl;
-    ssize_t r;
+    uint32_t port;
 
-    /* Peek first: bytes after the '\n' belong to the stream and must stay in the socket. */
-    r = recv(u->fd, line, SIM_CONNECT_MAX, MSG_PEEK | MSG_DONTWAIT);
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return 0;
-    if (r <= 0)
-        goto refuse;
-    line[r] = '\0';
-    nl = memchr(line, '\n', (size_t)r);
-    if (!nl)
-        return r >= SIM_CONNECT_MAX ? (close(u->fd), 1) : 0;
-    if (recv(u->fd, line, (size_t)(nl - line) + 1, MSG_DONTWAIT) != nl - line + 1)
-        goto refuse;
-    *nl = '\0';
-    if (parse_connect(line, &port) < 0)
+    for (;;) {
+        char ch;
+        ssize_t r = recv(u->fd, &ch, 1, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (r <= 0)
+            goto refuse; /* EOF or error before the line was complete */
+        if (ch == '\n')
+            break;
+        if (u->len >= SIM_CONNECT_MAX - 1)
+            goto refuse; /* "CONNECT <port>\n" is at most 32 bytes */
+        u->line[u->len++] = ch;
+    }
+    u->line[u->len] = '\0';
+    if (parse_connect(u->line, &port) < 0)
         goto refuse;
     c = sim_conn_new(s, sim_pick_host_port(s, port), port, SIM_FD, u->fd);
     if (!c)

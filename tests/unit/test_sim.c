@@ -734,6 +734,25 @@ TEST(test_hybrid_uds)
     CHECK_EQ(rx_next(&d, &p, 2000), 0);
     CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_SHUTDOWN);
 
+    /* A line that arrives in pieces; a malformed one is closed without a REQUEST. */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    CHECK_EQ(write(fd, "CoNN", 4), 4);
+    usleep(100 * 1000);
+    CHECK_EQ(write(fd, "ECT 53\n", 7), 7);
+    CHECK_EQ(rx_next(&d, &p, 2000), 0);
+    CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+    CHECK_EQ(p.h.dst_port, 53);
+    CHECK_EQ(tx_op(&d, 53, p.h.src_port, VIRTIO_VSOCK_OP_RST), 0);
+    CHECK_EQ(read(fd, buf, sizeof(buf)), 0); /* refused: closed without "OK" */
+    close(fd);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    CHECK_EQ(write(fd, "LISTEN 5\n", 9), 9);
+    CHECK_EQ(read(fd, buf, sizeof(buf)), 0);
+    close(fd);
+    CHECK_EQ(rx_next(&d, &p, 200), -1);
+
     /* driver -> host: REQUEST to port 61 connects to PATH_61; 62 has nobody: RST. */
     snprintf(ppath, sizeof(ppath), "%s_61", path);
     unlink(ppath);
