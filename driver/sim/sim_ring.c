@@ -16,21 +16,6 @@
 
 #include "sim_internal.h"
 
-/*
- * vring_full_barrier(), except under GCC's ThreadSanitizer, which rejects standalone fences
- * (-Werror=tsan) and does not model them anyway: there a sequentially consistent
- * read-modify-write stands in (a locked instruction, a full barrier on x86 and arm64).
- */
-static inline void full_barrier(void)
-{
-#if defined(__SANITIZE_THREAD__)
-    static uint16_t fence_word;
-    __atomic_fetch_add(&fence_word, 0, __ATOMIC_SEQ_CST);
-#else
-    vring_full_barrier();
-#endif
-}
-
 void sim_vq_reset(struct sim_vq *q, uint16_t max_size)
 {
     free(q->segs);
@@ -85,7 +70,7 @@ bool sim_vq_has_avail(struct uvsock_sim *s, struct sim_vq *q)
     idx = vring_load(&q->avail->idx);
     if (idx == q->last_avail && sim_event_idx(s)) {
         vring_store(vring_avail_event(q->used, q->size), q->last_avail);
-        full_barrier();
+        vring_full_barrier();
         idx = vring_load(&q->avail->idx);
     }
     if ((uint16_t)(idx - q->last_avail) > q->size) {
@@ -183,7 +168,7 @@ void sim_vq_publish(struct uvsock_sim *s, struct sim_vq *q)
     vring_store(&q->used->idx, now);
     q->published = now;
     /* The used->idx store must be visible before we look at what the driver asked for. */
-    full_barrier();
+    vring_full_barrier();
     if (sim_event_idx(s))
         need = vring_need_event(vring_load(vring_used_event(q->avail, q->size)), now, old);
     else
