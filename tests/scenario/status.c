@@ -56,14 +56,34 @@ TEST(already_bound)
     CHECK(scn_fd_is_open(sv[1]));
     /* The existing connection is untouched. */
     CHECK(scn_echo_check(fd, 1000, 3) == 0);
-    /* SendResponse to a Request never seen still binds (as in Fuchsia); then ALREADY_BOUND. */
+    /* An accepted host-initiated connection: a second SendResponse/SendRequest is refused. */
+    {
+        struct uvsock_sim *sim = uvsock_sim(dev);
+        struct uvsock_addr b;
+        uint32_t hport;
+        int host_fd, sv2[2];
+        char c;
+        CHECK_STATUS(uvsock_sim_connect(sim, 1103, 0, &host_fd, &hport), UVSOCK_OK);
+        b = scn_addr(1103, UVSOCK_CID_HOST, hport);
+        CHECK(expect_event(q, UVSOCK_EVENT_REQUEST, &b, SCN_TIMEOUT_MS, NULL) == 0);
+        CHECK(scn_socketpair(sv2) == 0);
+        CHECK_STATUS(uvsock_send_response(dev, b, sv2[1]), UVSOCK_OK);
+        CHECK_STATUS(uvsock_send_response(dev, b, sv[1]), UVSOCK_ERR_ALREADY_BOUND);
+        CHECK_STATUS(uvsock_send_request(dev, b, sv[1]), UVSOCK_ERR_ALREADY_BOUND);
+        CHECK(scn_write_all(host_fd, "h", 1, SCN_TIMEOUT_MS) == 0);
+        CHECK(scn_read_exact(sv2[0], &c, 1, SCN_TIMEOUT_MS) == 0);
+        close(host_fd);
+        CHECK(expect_event(q, UVSOCK_EVENT_SHUTDOWN, &b, SCN_TIMEOUT_MS, NULL) == 0);
+        CHECK_STATUS(uvsock_send_rst(dev, b), UVSOCK_OK);
+        close(sv2[0]);
+    }
+    /* SendResponse to a Request never seen is accepted (as in Fuchsia); the host, which knows
+     * no such connection, answers RST. */
     {
         struct uvsock_addr b = scn_addr(1102, UVSOCK_CID_HOST, 4321);
         int sv2[2];
         CHECK(scn_socketpair(sv2) == 0);
         CHECK_STATUS(uvsock_send_response(dev, b, sv2[1]), UVSOCK_OK);
-        CHECK_STATUS(uvsock_send_request(dev, b, sv[1]), UVSOCK_ERR_ALREADY_BOUND);
-        /* The host knows no such connection: it answers our RESPONSE with RST. */
         CHECK(expect_event(q, UVSOCK_EVENT_RST, &b, SCN_TIMEOUT_MS, NULL) == 0);
         close(sv2[0]);
     }
