@@ -226,7 +226,8 @@ struct uvsock_conn_info {
     uint32_t rx_cnt;            /* free-running count of payload bytes received */
     uint32_t last_fwd_cnt_sent; /* fwd_cnt in the last header we sent */
     uint32_t held;              /* bytes received, not yet taken by our user's socket */
-    uint32_t sock_unread;       /* bytes in the socket our user has not read (SIOCOUTQ) */
+    uint32_t sock_unread;       /* kernel memory of data our user has not read (SIOCOUTQ:
+                                   on AF_UNIX it counts buffer memory, not bytes) */
     /* The peer's receive side, as it last told us. */
     uint32_t peer_buf_alloc;
     uint32_t peer_fwd_cnt;  /* = bytes the peer has consumed (mod 2^32) */
