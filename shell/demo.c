@@ -96,7 +96,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "uvsock-demo: message longer than %zu bytes\n", sizeof(echo));
         return 2;
     }
-    uvsock_set_log(log_to_stderr, NULL, UVSOCK_LOG_WARN);
+    uvsock_set_log(log_to_stderr, NULL);
 
     if ((r = uvsock_open(uri, &dev)))
         return die("open", r);

@@ -3,7 +3,13 @@
 # Idempotent: does nothing (and needs no root) when everything is there.
 set -euo pipefail
 
-packages=(cmake gcc make libc6-dev clang-format git)
+packages=(
+    cmake gcc make libc6-dev pkg-config git clang-format   # the C core and its checks
+    swig python3 python3-dev python3-pytest               # Python bindings (issue 4)
+    liblua5.4-dev lua5.4 lua-unit                         # Lua bindings (issue 5)
+    libedit-dev python3-pexpect                           # the shell and its pty tests (issue 6)
+    tshark                                                # capture decoding in tests (issue 7)
+)
 
 missing=()
 for p in "${packages[@]}"; do

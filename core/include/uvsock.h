@@ -97,7 +97,7 @@ int uvsock_open(const char *uri, struct uvsock_dev **out);
 /* Resets every connection (RST to the peer), stops the device and frees it. NULL is a no-op. */
 void uvsock_close(struct uvsock_dev *dev);
 
-/* The reason of the last failed uvsock_open() on this thread, "" if none. */
+/* Why the last failed uvsock_open() or uvsock_capture_*() on this thread failed, "" if none. */
 const char *uvsock_last_error(void);
 
 /* ======================================================== fuchsia.hardware.vsock.Device == */
@@ -294,9 +294,44 @@ enum uvsock_log_level { UVSOCK_LOG_ERROR = 0, UVSOCK_LOG_WARN, UVSOCK_LOG_INFO, 
 /*
  * The library never prints: messages go to this process-wide function (default: none).
  * Called from any thread, possibly with device locks held: it must not call into uvsock.
+ * At UVSOCK_LOG_DEBUG the core traces one line per packet sent or received and per
+ * connection state change.
  */
 typedef void (*uvsock_log_fn)(void *ctx, enum uvsock_log_level level, const char *msg);
-void uvsock_set_log(uvsock_log_fn fn, void *ctx, enum uvsock_log_level max_level);
+void uvsock_set_log(uvsock_log_fn fn, void *ctx);
+
+/*
+ * Messages up to `level` reach the log function. The initial level comes from the UVSOCK_LOG
+ * environment variable (error, warn, info, debug, or 0..3), else warn.
+ */
+void uvsock_set_log_level(enum uvsock_log_level level);
+enum uvsock_log_level uvsock_get_log_level(void);
+/* "error", "warn", "info", "debug" or "0".."3" to a level; -1 for anything else. */
+int uvsock_log_level_parse(const char *name);
+const char *uvsock_log_level_str(enum uvsock_log_level level);
+
+/* ======================================================================== capture == */
+
+/*
+ * Packet capture: every packet the driver sends and receives (malformed ones included, as
+ * received), time-stamped, written as a pcap file of link type 271 (LINKTYPE_VSOCK: the
+ * 32-byte af_vsockmon header, the 44-byte virtio header, then the payload of RW packets) that
+ * tshark and Wireshark decode. One capture per device at a time; writes are buffered.
+ * start: BAD_STATE if a capture is running, IO if the file cannot be created (reason in
+ * uvsock_last_error()). stop: BAD_STATE if none is running, IO if any write failed (the
+ * capture then holds what was written before the failure; the rest is counted as dropped).
+ */
+int uvsock_capture_start(struct uvsock_dev *dev, const char *path);
+int uvsock_capture_stop(struct uvsock_dev *dev);
+
+struct uvsock_capture_stats {
+    int active;
+    uint64_t packets; /* written (or buffered to be written) */
+    uint64_t bytes;   /* file bytes, headers included */
+    uint64_t dropped; /* packets lost to write errors */
+    int error;        /* errno of the first failed write, 0 if none */
+};
+int uvsock_capture_stats(struct uvsock_dev *dev, struct uvsock_capture_stats *st);
 
 #ifdef __cplusplus
 }
