@@ -12,6 +12,10 @@
 
 #define TABLE_INITIAL 64
 
+/* The trace names connections as local port -> remote cid:port. */
+#define CONN_FMT     "%u -> %u:%u"
+#define CONN_ARGS(c) (c)->addr.local_port, (c)->addr.remote_cid, (c)->addr.remote_port
+
 bool addr_eq(struct uvsock_addr a, struct uvsock_addr b)
 {
     return a.local_port == b.local_port && a.remote_cid == b.remote_cid &&
@@ -122,6 +126,9 @@ struct conn *conn_create(struct uvsock_dev *dev, struct uvsock_addr addr, int fd
     c->buf_alloc = CONN_BUF_ALLOC;
     c->vmo.fd = -1;
     c->created_ns = uvsock_now_ns();
+    if (uvsock_log_on(UVSOCK_LOG_DEBUG))
+        uvsock_log(UVSOCK_LOG_DEBUG, "conn " CONN_FMT ": new, %s", CONN_ARGS(c),
+                   uvsock_conn_state_str(state));
     b = addr_hash(addr) & (dev->table_size - 1);
     c->hash_next = dev->table[b];
     dev->table[b] = c;
@@ -129,8 +136,22 @@ struct conn *conn_create(struct uvsock_dev *dev, struct uvsock_addr addr, int fd
     return c;
 }
 
+void conn_set_state(struct conn *c, enum uvsock_conn_state state)
+{
+    if (uvsock_log_on(UVSOCK_LOG_DEBUG))
+        uvsock_log(UVSOCK_LOG_DEBUG, "conn " CONN_FMT ": %s -> %s", CONN_ARGS(c),
+                   uvsock_conn_state_str(c->state), uvsock_conn_state_str(state));
+    c->state = state;
+}
+
 void conn_destroy(struct uvsock_dev *dev, struct conn *c)
 {
+    if (uvsock_log_on(UVSOCK_LOG_DEBUG))
+        uvsock_log(UVSOCK_LOG_DEBUG,
+                   "conn " CONN_FMT ": %s -> closed (%llu bytes sent, %llu received)", CONN_ARGS(c),
+                   uvsock_conn_state_str(c->state), (unsigned long long)c->bytes_sent,
+                   (unsigned long long)c->bytes_received);
+
     struct conn **pp = &dev->table[addr_hash(c->addr) & (dev->table_size - 1)];
 
     while (*pp && *pp != c)

@@ -5,6 +5,7 @@
  * status codes follow the Fuchsia driver (reference/peers.md §1.4), deviations in docs/api.md.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,13 @@ const char *uvsock_last_error(void)
     return last_error;
 }
 
-static int fail(int status, const char *fmt, const char *arg)
+int uvsock_fail(int status, const char *fmt, ...)
 {
-    snprintf(last_error, sizeof(last_error), fmt, arg ? arg : "");
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
     return status;
 }
 
@@ -75,35 +80,36 @@ static int device_bring_up(struct uvsock_dev *dev)
 
     r = virtio_pci_init(&dev->vp, dev->pci);
     if (r == -ENODEV)
-        return fail(UVSOCK_ERR_NOT_SUPPORTED, "%s is not a modern virtio socket device",
-                    dev->pci->name);
+        return uvsock_fail(UVSOCK_ERR_NOT_SUPPORTED, "%s is not a modern virtio socket device",
+                           dev->pci->name);
     if (r < 0)
-        return fail(errno_status(r), "%s: virtio-pci setup failed (bad capabilities or reset)",
-                    dev->pci->name);
+        return uvsock_fail(errno_status(r),
+                           "%s: virtio-pci setup failed (bad capabilities or reset)",
+                           dev->pci->name);
     r = virtio_pci_negotiate(&dev->vp, wanted, 1ull << VIRTIO_F_VERSION_1, &features);
     if (r == -ENOTSUP)
-        return fail(UVSOCK_ERR_NOT_SUPPORTED, "%s does not offer VIRTIO_F_VERSION_1",
-                    dev->pci->name);
+        return uvsock_fail(UVSOCK_ERR_NOT_SUPPORTED, "%s does not offer VIRTIO_F_VERSION_1",
+                           dev->pci->name);
     if (r < 0)
-        return fail(UVSOCK_ERR_NOT_SUPPORTED, "%s refused FEATURES_OK for our feature set",
-                    dev->pci->name);
+        return uvsock_fail(UVSOCK_ERR_NOT_SUPPORTED, "%s refused FEATURES_OK for our feature set",
+                           dev->pci->name);
     /* "If no feature bit is negotiated, the device SHOULD act as if F_STREAM were"; with
      * NO_IMPLIED_STREAM stream sockets exist only if F_STREAM was negotiated too. */
     if ((features & (1ull << VIRTIO_VSOCK_F_NO_IMPLIED_STREAM)) &&
         !(features & (1ull << VIRTIO_VSOCK_F_STREAM))) {
         virtio_pci_add_status(&dev->vp, VIRTIO_STATUS_FAILED);
-        return fail(UVSOCK_ERR_NOT_SUPPORTED, "%s offers no stream sockets", dev->pci->name);
+        return uvsock_fail(UVSOCK_ERR_NOT_SUPPORTED, "%s offers no stream sockets", dev->pci->name);
     }
     dev->stats.features = features;
 
     /* Initialisation order (5.10.6): read guest_cid, fill the event queue, then rx. */
     r = virtio_pci_read_config(&dev->vp, 0, &cid, sizeof(cid));
     if (r < 0)
-        return fail(UVSOCK_ERR_IO, "%s: cannot read guest_cid", dev->pci->name);
+        return uvsock_fail(UVSOCK_ERR_IO, "%s: cannot read guest_cid", dev->pci->name);
     if (cid_reserved(cid)) {
         char num[32];
         snprintf(num, sizeof(num), "%llu", (unsigned long long)cid);
-        return fail(UVSOCK_ERR_IO, "device reports reserved guest_cid %s", num);
+        return uvsock_fail(UVSOCK_ERR_IO, "device reports reserved guest_cid %s", num);
     }
     dev->cid = (uint32_t)cid;
 
@@ -111,17 +117,17 @@ static int device_bring_up(struct uvsock_dev *dev)
         uint16_t size = q == VSOCK_VQ_EVENT ? QUEUE_SIZE_EVENT : QUEUE_SIZE_DATA;
         r = virtio_pci_setup_queue(&dev->vp, &dev->vq[q], q, size);
         if (r < 0)
-            return fail(errno_status(r), "%s: virtqueue setup failed", dev->pci->name);
+            return uvsock_fail(errno_status(r), "%s: virtqueue setup failed", dev->pci->name);
         snprintf(dev->stats.vq[q].name, sizeof(dev->stats.vq[q].name), "%s",
                  q == VSOCK_VQ_RX   ? "rx"
                  : q == VSOCK_VQ_TX ? "tx"
                                     : "event");
     }
     if ((r = rx_init(dev)) || (r = tx_init(dev)) || (r = conn_table_init(dev)))
-        return fail(r, "%s: out of DMA or heap memory", dev->pci->name);
+        return uvsock_fail(r, "%s: out of DMA or heap memory", dev->pci->name);
     virtio_pci_add_status(&dev->vp, VIRTIO_STATUS_DRIVER_OK);
     if ((r = service_start(dev)))
-        return fail(r, "cannot start the service thread%s", NULL);
+        return uvsock_fail(r, "cannot start the service thread");
     return UVSOCK_OK;
 }
 
@@ -154,22 +160,22 @@ int uvsock_open(const char *uri, struct uvsock_dev **out)
 
     last_error[0] = 0;
     if (!out)
-        return fail(UVSOCK_ERR_INVALID_ARGS, "no place for the device%s", NULL);
+        return uvsock_fail(UVSOCK_ERR_INVALID_ARGS, "no place for the device");
     *out = NULL;
     if (!uri || !*uri)
         uri = "sim";
     if (strlen(uri) >= sizeof(dev->uri))
-        return fail(UVSOCK_ERR_INVALID_ARGS, "device URI too long%s", NULL);
+        return uvsock_fail(UVSOCK_ERR_INVALID_ARGS, "device URI too long");
     dev = calloc(1, sizeof(*dev));
     if (!dev)
-        return fail(UVSOCK_ERR_NO_MEMORY, "out of memory%s", NULL);
+        return uvsock_fail(UVSOCK_ERR_NO_MEMORY, "out of memory");
     pthread_mutex_init(&dev->lock, NULL);
     dev->wake_fd = -1;
     snprintf(dev->uri, sizeof(dev->uri), "%s", uri);
 
     r = pci_func_open(uri, &dev->pci, &why);
     if (r < 0) {
-        int status = fail(errno_status(r), "%s", why ? why : strerror(-r));
+        int status = uvsock_fail(errno_status(r), "%s", why ? why : strerror(-r));
         device_free(dev);
         return status;
     }
@@ -197,6 +203,7 @@ void uvsock_close(struct uvsock_dev *dev)
     if (!dev)
         return;
     service_stop(dev);
+    capture_close(dev);
     /* Tell the peer every connection is gone, and give the device a moment to take it. */
     pthread_mutex_lock(&dev->lock);
     conn_for_each(dev, rst_conn, NULL);
@@ -306,9 +313,9 @@ int uvsock_send_shutdown(struct uvsock_dev *dev, struct uvsock_addr addr)
             queued = 0;
         c->shutdown_remaining = queued > 0 ? (uint64_t)queued : 0;
         if (c->shutdown_remaining || c->vmo.remaining) {
-            c->state = UVSOCK_CONN_WILL_SHUT_DOWN;
+            conn_set_state(c, UVSOCK_CONN_WILL_SHUT_DOWN);
         } else {
-            c->state = UVSOCK_CONN_SHUTTING_DOWN;
+            conn_set_state(c, UVSOCK_CONN_SHUTTING_DOWN);
             tx_queue_op(dev, c, PENDING_SHUTDOWN);
             tx_kick(dev);
         }

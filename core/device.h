@@ -168,6 +168,8 @@ struct uvsock_dev {
     bool stopping;
     int wake_fd; /* eventfd: a Device call changed something the service thread must see */
 
+    struct capture *capture; /* NULL unless a capture is running */
+
     struct uvsock_dev_info stats; /* counters; the rest is filled on query */
 };
 
@@ -184,6 +186,8 @@ struct conn *conn_find_id(struct uvsock_dev *dev, struct uvsock_addr addr, uint6
 /* Creates a connection owning `fd`. NULL on memory exhaustion. */
 struct conn *conn_create(struct uvsock_dev *dev, struct uvsock_addr addr, int fd,
                          enum uvsock_conn_state state);
+/* Changes c's state (and traces it at UVSOCK_LOG_DEBUG). */
+void conn_set_state(struct conn *c, enum uvsock_conn_state state);
 /* Unlinks and frees `c`; its fd is closed by the service thread. */
 void conn_destroy(struct uvsock_dev *dev, struct conn *c);
 /* Calls fn for every connection; fn may destroy the connection it is given. */
@@ -239,8 +243,19 @@ void conn_abort(struct uvsock_dev *dev, struct conn *c, bool callback);
 int service_start(struct uvsock_dev *dev);
 void service_stop(struct uvsock_dev *dev);
 
+/* capture.c: every packet sent (tx) or received (rx), for the pcap file and the trace. */
+void capture_packet(struct uvsock_dev *dev, bool tx, const void *pkt, uint32_t len);
+/* Writes out a partly filled capture buffer now and then. */
+void capture_tick(struct uvsock_dev *dev);
+void capture_close(struct uvsock_dev *dev);
+
+/* device.c: sets uvsock_last_error() and returns status. */
+int uvsock_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* log.c */
 void uvsock_log(enum uvsock_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* True if a message of `level` would reach a log function: check before costly formatting. */
+bool uvsock_log_on(enum uvsock_log_level level);
 
 #endif /* UVSOCK_DEVICE_H */

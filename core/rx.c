@@ -261,7 +261,7 @@ static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct vir
             violation(dev, "RESPONSE on an open connection", c->addr);
             return;
         }
-        c->state = UVSOCK_CONN_ACTIVE;
+        conn_set_state(c, UVSOCK_CONN_ACTIVE);
         cb_queue(dev, UVSOCK_EVENT_RESPONSE, c->addr, 0);
         return;
     case VIRTIO_VSOCK_OP_RW:
@@ -294,7 +294,7 @@ static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct vir
         if (!flags)
             flags = VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND;
         c->peer_shutdown |= flags;
-        c->state = UVSOCK_CONN_PEER_SHUT_DOWN;
+        conn_set_state(c, UVSOCK_CONN_PEER_SHUT_DOWN);
         if (first)
             cb_queue(dev, UVSOCK_EVENT_SHUTDOWN, c->addr, 0);
         rx_flush_hold(dev, c); /* may end c: last use */
@@ -379,10 +379,12 @@ void rx_process(struct uvsock_dev *dev)
             dev->stats.malformed_dropped++;
             continue;
         }
-        if (r == -EMSGSIZE)
+        if (r == -EMSGSIZE) {
             dev->stats.malformed_dropped++;
-        else
+        } else {
+            capture_packet(dev, false, b->dma.cpu, len);
             rx_packet(dev, b->dma.cpu, len);
+        }
         reposts[nrepost++] = b;
     }
     for (unsigned i = 0; i < nrepost; i++)

@@ -145,6 +145,7 @@ static bool service_round(struct uvsock_dev *dev, bool irq)
     now = uvsock_now_ns();
     conn_for_each(dev, retry_credit, &now);
     tx_kick(dev);
+    capture_tick(dev);
 
     /* Ask for interrupts again; entries that raced in mean another round now. */
     for (int q = 0; q < VSOCK_VQ_COUNT; q++)

@@ -119,6 +119,7 @@ static void slot_submit(struct uvsock_dev *dev, struct tx_slot *s)
     }
     dev->tx_dirty = true;
     dev->stats.packets_sent++;
+    capture_packet(dev, true, s->dma.cpu, buf.len);
 }
 
 bool tx_control(struct uvsock_dev *dev, struct conn *c, uint16_t op, uint32_t flags)
@@ -310,7 +311,7 @@ static void check_shutdown_drained(struct uvsock_dev *dev, struct conn *c)
         return;
     if (c->shutdown_remaining && !c->user_eof)
         return;
-    c->state = UVSOCK_CONN_SHUTTING_DOWN;
+    conn_set_state(c, UVSOCK_CONN_SHUTTING_DOWN);
     tx_queue_op(dev, c, PENDING_SHUTDOWN);
 }
 
