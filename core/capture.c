@@ -62,6 +62,7 @@ struct capture {
     uint8_t *buf;
     uint32_t used;
     uint32_t buffered_packets; /* in buf, not yet written */
+    uint64_t file_size;        /* bytes in the file */
     uint64_t last_flush_ns;
     struct uvsock_capture_stats st;
 };
@@ -85,36 +86,68 @@ static uint16_t vsockmon_op(uint16_t op)
     return AF_VSOCK_OP_UNKNOWN;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* Writes n bytes; returns 0 or errno, with *done the bytes that did reach the file. */
+static int write_all(int fd, const uint8_t *p, size_t n, size_t *done)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
+    *done = 0;
+    while (*done < n) {
+        ssize_t w = write(fd, p + *done, n - *done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             return errno;
         if (w == 0)
             return EIO;
-        p += w;
-        n -= (size_t)w;
+        *done += (size_t)w;
     }
     return 0;
 }
 
+/* Records wholly inside the first `bytes` of the buffer, and where the last of them ends. */
+static uint32_t whole_records(const struct capture *cap, size_t bytes, size_t *end)
+{
+    struct pcap_rec_hdr rec;
+    uint32_t n = 0;
+    size_t at = 0;
+
+    while (at + sizeof(rec) <= bytes) {
+        memcpy(&rec, cap->buf + at, sizeof(rec));
+        if (at + sizeof(rec) + rec.incl_len > bytes)
+            break;
+        at += sizeof(rec) + rec.incl_len;
+        n++;
+    }
+    *end = at;
+    return n;
+}
+
 static void capture_flush(struct capture *cap)
 {
+    size_t done = 0, end;
+    uint32_t kept;
     int err;
 
     if (!cap->used)
         return;
-    if (!cap->st.error && (err = write_all(cap->fd, cap->buf, cap->used))) {
+    if (!cap->st.error && (err = write_all(cap->fd, cap->buf, cap->used, &done))) {
         cap->st.error = err;
         uvsock_log(UVSOCK_LOG_ERROR, "capture %s: %s: later packets are dropped", cap->path,
                    strerror(err));
-    }
-    if (cap->st.error) {
-        cap->st.dropped += cap->buffered_packets;
+        /* Cut a record the failure split, so the file stays a valid capture. */
+        kept = whole_records(cap, done, &end);
+        if (ftruncate(cap->fd, (off_t)(cap->file_size + end)) < 0)
+            uvsock_log(UVSOCK_LOG_ERROR, "capture %s: cannot cut a partial record: %s", cap->path,
+                       strerror(errno));
+        cap->file_size += end;
+        cap->st.bytes = cap->file_size;
+        cap->st.packets -= cap->buffered_packets - kept;
+        cap->st.dropped += cap->buffered_packets - kept;
+    } else if (cap->st.error) {
         cap->st.packets -= cap->buffered_packets;
+        cap->st.dropped += cap->buffered_packets;
+        cap->st.bytes = cap->file_size;
+    } else {
+        cap->file_size += cap->used;
     }
     cap->used = 0;
     cap->buffered_packets = 0;
@@ -212,6 +245,7 @@ int uvsock_capture_start(struct uvsock_dev *dev, const char *path)
         .linktype = LINKTYPE_VSOCK,
     };
     struct capture *cap;
+    size_t done;
     int err;
 
     if (!dev || !path || !*path)
@@ -234,7 +268,7 @@ int uvsock_capture_start(struct uvsock_dev *dev, const char *path)
                            dev->capture->path);
     }
     cap->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    err = cap->fd < 0 ? errno : write_all(cap->fd, (const uint8_t *)&fh, sizeof(fh));
+    err = cap->fd < 0 ? errno : write_all(cap->fd, (const uint8_t *)&fh, sizeof(fh), &done);
     if (err) {
         pthread_mutex_unlock(&dev->lock);
         if (cap->fd >= 0)
@@ -243,7 +277,7 @@ int uvsock_capture_start(struct uvsock_dev *dev, const char *path)
         free(cap);
         return uvsock_fail(UVSOCK_ERR_IO, "capture %s: %s", path, strerror(err));
     }
-    cap->st.bytes = sizeof(fh);
+    cap->st.bytes = cap->file_size = sizeof(fh);
     dev->capture = cap;
     pthread_mutex_unlock(&dev->lock);
     return UVSOCK_OK;
