@@ -2,7 +2,7 @@
 /*
  * uvsock-bench: throughput and latency of a device through the Device protocol.
  *
- *   uvsock-bench [--device URI] [--mib N] [--rounds N] [--conns N]
+ *   uvsock-bench [--device URI] [--mib N] [--rounds N] [--conns N] [--pcap FILE]
  *
  * Workloads (host side: the simulated device's services; on another device, run peers that
  * offer the same ports):
@@ -232,17 +232,20 @@ static void bench_setup(struct bench *b, int conns)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"device", required_argument, NULL, 'd'}, {"mib", required_argument, NULL, 'm'},
-        {"rounds", required_argument, NULL, 'r'}, {"conns", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *uri = "sim";
+    static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
+                                         {"mib", required_argument, NULL, 'm'},
+                                         {"rounds", required_argument, NULL, 'r'},
+                                         {"conns", required_argument, NULL, 'c'},
+                                         {"pcap", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *uri = "sim", *pcap = NULL;
     uint64_t mib = 256;
     int rounds = 10000, conns = 1000, opt, r;
     struct bench b = {.next_port = 40000};
     struct rusage ru;
 
-    while ((opt = getopt_long(argc, argv, "d:m:r:c:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:m:r:c:P:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             uri = optarg;
@@ -256,8 +259,12 @@ int main(int argc, char **argv)
         case 'c':
             conns = atoi(optarg);
             break;
+        case 'P':
+            pcap = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: %s [--device URI] [--mib N] [--rounds N] [--conns N]\n",
+            fprintf(stderr,
+                    "usage: %s [--device URI] [--mib N] [--rounds N] [--conns N] [--pcap FILE]\n",
                     argv[0]);
             return opt == 'h' ? 0 : 2;
         }
@@ -273,12 +280,25 @@ int main(int argc, char **argv)
     }
     if ((r = uvsock_event_queue_new(&b.q)) || (r = uvsock_start_event_queue(b.dev, b.q)))
         fatal("start", r);
-    printf("device %s, CID %u\n", uri, uvsock_get_cid(b.dev));
+    if (pcap && (r = uvsock_capture_start(b.dev, pcap))) {
+        fprintf(stderr, "uvsock-bench: %s\n", uvsock_last_error());
+        return 1;
+    }
+    printf("device %s, CID %u%s%s\n", uri, uvsock_get_cid(b.dev), pcap ? ", capturing to " : "",
+           pcap ? pcap : "");
     bench_tx(&b, mib << 20);
     bench_rx(&b, mib << 20);
     bench_echo(&b, mib << 20);
     bench_rtt(&b, rounds);
     bench_setup(&b, conns);
+    if (pcap) {
+        struct uvsock_capture_stats cs;
+        uvsock_capture_stats(b.dev, &cs);
+        if ((r = uvsock_capture_stop(b.dev)))
+            fprintf(stderr, "uvsock-bench: %s\n", uvsock_last_error());
+        printf("capture %llu packets, %llu bytes, %llu dropped\n", (unsigned long long)cs.packets,
+               (unsigned long long)cs.bytes, (unsigned long long)cs.dropped);
+    }
     uvsock_close(b.dev);
     uvsock_event_queue_free(b.q);
     getrusage(RUSAGE_SELF, &ru);
