@@ -45,6 +45,10 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* ------------------------------------------------------------------ config space -- */
 
+/* struct virtio_pci_cfg_cap: the cap, then pci_cfg_data[4]. */
+#define PCI_CFG_CAP  0x84
+#define PCI_CFG_DATA (PCI_CFG_CAP + 16)
+
 /* One struct virtio_pci_cap (virtio 1.x, 4.1.4) at `at`; returns its length. */
 static uint8_t put_cap(uint8_t *cfg, uint8_t at, uint8_t next, uint8_t type, uint32_t off,
                        uint32_t len, uint8_t cap_len)
@@ -83,8 +87,33 @@ static void build_config_space(struct uvsock_sim *s)
             16);
     put_cap(c, 0x50, 0x60, VIRTIO_PCI_CAP_ISR_CFG, SIM_ISR_OFF, SIM_ISR_LEN, 16);
     put_cap(c, 0x60, 0x70, VIRTIO_PCI_CAP_DEVICE_CFG, SIM_DEVICE_OFF, SIM_DEVICE_LEN, 16);
-    put_cap(c, 0x70, 0x00, VIRTIO_PCI_CAP_NOTIFY_CFG, SIM_NOTIFY_OFF, SIM_NOTIFY_LEN, 20);
+    put_cap(c, 0x70, PCI_CFG_CAP, VIRTIO_PCI_CAP_NOTIFY_CFG, SIM_NOTIFY_OFF, SIM_NOTIFY_LEN, 20);
     put32(c + 0x70 + 16, SIM_NOTIFY_MULTIPLIER);
+    /* "The device MUST present at least one VIRTIO_PCI_CAP_PCI_CFG capability": a window
+     * into the BARs through config space; bar, offset and length are the driver's to set. */
+    put_cap(c, PCI_CFG_CAP, 0x00, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 20);
+    c[PCI_CFG_CAP + 4] = 0; /* cap.bar: no window until the driver selects one */
+}
+
+static bool access_ok(int bar, uint64_t off, int width);
+static uint64_t bar_read_locked(struct uvsock_sim *s, int bar, uint64_t off, int width);
+static void bar_write_locked(struct uvsock_sim *s, int bar, uint64_t off, int width, uint64_t val);
+
+static uint32_t cfg_window_off(const struct uvsock_sim *s)
+{
+    uint32_t v;
+
+    memcpy(&v, s->cfg + PCI_CFG_CAP + 8, 4);
+    return v;
+}
+
+/* cap.length: 1, 2 or 4; anything else makes the access invalid (access_ok refuses it). */
+static uint32_t cfg_window_len(const struct uvsock_sim *s)
+{
+    uint32_t v;
+
+    memcpy(&v, s->cfg + PCI_CFG_CAP + 12, 4);
+    return v <= 4 ? v : 0;
 }
 
 static int sim_cfg_read(struct pci_func *f, uint32_t off, void *buf, size_t len)
@@ -94,16 +123,27 @@ static int sim_cfg_read(struct pci_func *f, uint32_t off, void *buf, size_t len)
     if (off > sizeof(s->cfg) || len > sizeof(s->cfg) - off)
         return -EINVAL;
     pthread_mutex_lock(&s->lock);
+    /* "Upon detecting driver read access to pci_cfg_data, the device MUST execute a read
+     * access of length cap.length at offset cap.offset at BAR selected by cap.bar". */
+    if (off < PCI_CFG_DATA + 4 && off + len > PCI_CFG_DATA) {
+        uint64_t v =
+            bar_read_locked(s, s->cfg[PCI_CFG_CAP + 4], cfg_window_off(s), (int)cfg_window_len(s));
+        memcpy(s->cfg + PCI_CFG_DATA, &v, 4);
+    }
     memcpy(buf, s->cfg + off, len);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }
 
-/* Only the command register is writable; everything else in the header is read-only here. */
+/*
+ * Writable: the command register, and the PCI_CFG window's bar, offset, length and data
+ * fields; everything else is read-only here.
+ */
 static int sim_cfg_write(struct pci_func *f, uint32_t off, const void *buf, size_t len)
 {
     struct uvsock_sim *s = to_sim(f);
     const uint8_t *b = buf;
+    bool data_written = false;
 
     if (off > sizeof(s->cfg) || len > sizeof(s->cfg) - off)
         return -EINVAL;
@@ -114,6 +154,18 @@ static int sim_cfg_write(struct pci_func *f, uint32_t off, const void *buf, size
             s->cfg[at] = (uint8_t)(b[i] & (SIM_CMD_WRMASK & 0xff));
         else if (at == PCI_COMMAND + 1)
             s->cfg[at] = (uint8_t)(b[i] & (SIM_CMD_WRMASK >> 8));
+        else if (at == PCI_CFG_CAP + 4 || (at >= PCI_CFG_CAP + 8 && at < PCI_CFG_DATA + 4)) {
+            s->cfg[at] = b[i];
+            data_written |= at >= PCI_CFG_DATA;
+        }
+    }
+    /* "Upon detecting driver write access to pci_cfg_data, the device MUST execute a write
+     * access at offset cap.offset at BAR selected by cap.bar using the first cap.length
+     * bytes from pci_cfg_data." */
+    if (data_written) {
+        uint32_t v;
+        memcpy(&v, s->cfg + PCI_CFG_DATA, 4);
+        bar_write_locked(s, s->cfg[PCI_CFG_CAP + 4], cfg_window_off(s), (int)cfg_window_len(s), v);
     }
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -457,15 +509,14 @@ static bool access_ok(int bar, uint64_t off, int width)
     return off < SIM_BAR_SIZE && (uint64_t)width <= SIM_BAR_SIZE - off;
 }
 
-static uint64_t sim_bar_read(struct pci_func *f, int bar, uint64_t off, int width)
+/* A BAR read with the lock held. */
+static uint64_t bar_read_locked(struct uvsock_sim *s, int bar, uint64_t off, int width)
 {
-    struct uvsock_sim *s = to_sim(f);
     uint8_t b[VIRTIO_PCI_COMMON_CFG_SIZE];
     uint64_t v = 0;
 
     if (!access_ok(bar, off, width))
         return ~0ull; /* what an unclaimed read returns on PCI */
-    pthread_mutex_lock(&s->lock);
     if (off < SIM_COMMON_OFF + VIRTIO_PCI_COMMON_CFG_SIZE) {
         common_snapshot(s, b);
         v = extract(b, sizeof(b), off - SIM_COMMON_OFF, width);
@@ -480,17 +531,25 @@ static uint64_t sim_bar_read(struct pci_func *f, int bar, uint64_t off, int widt
         memcpy(cfg, &s->guest_cid, sizeof(cfg));
         v = extract(cfg, sizeof(cfg), off - SIM_DEVICE_OFF, width);
     }
+    return v;
+}
+
+static uint64_t sim_bar_read(struct pci_func *f, int bar, uint64_t off, int width)
+{
+    struct uvsock_sim *s = to_sim(f);
+    uint64_t v;
+
+    pthread_mutex_lock(&s->lock);
+    v = bar_read_locked(s, bar, off, width);
     pthread_mutex_unlock(&s->lock);
     return v;
 }
 
-static void sim_bar_write(struct pci_func *f, int bar, uint64_t off, int width, uint64_t val)
+/* A BAR write with the lock held. */
+static void bar_write_locked(struct uvsock_sim *s, int bar, uint64_t off, int width, uint64_t val)
 {
-    struct uvsock_sim *s = to_sim(f);
-
     if (!access_ok(bar, off, width))
         return;
-    pthread_mutex_lock(&s->lock);
     if (off < SIM_COMMON_OFF + VIRTIO_PCI_COMMON_CFG_SIZE) {
         common_write(s, off - SIM_COMMON_OFF, width, val);
     } else if (off >= SIM_NOTIFY_OFF && off < SIM_NOTIFY_OFF + SIM_NOTIFY_LEN) {
@@ -502,6 +561,14 @@ static void sim_bar_write(struct pci_func *f, int bar, uint64_t off, int width, 
         }
     }
     /* ISR and device config are read-only. */
+}
+
+static void sim_bar_write(struct pci_func *f, int bar, uint64_t off, int width, uint64_t val)
+{
+    struct uvsock_sim *s = to_sim(f);
+
+    pthread_mutex_lock(&s->lock);
+    bar_write_locked(s, bar, off, width, val);
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -405,6 +405,30 @@ TEST(test_config_space)
     CHECK_EQ(rd(&d, d.device, 4), 3);
     CHECK_EQ(rd(&d, d.device, 1), 3);
     CHECK_EQ(rd(&d, d.device + 4, 4), 0);
+
+    /* The VIRTIO_PCI_CAP_PCI_CFG window reaches the BAR through config space. */
+    {
+        uint8_t all[256], at, bar = 4, two = 2;
+        uint32_t off = 0x2000, len = 4, data = 0;
+
+        CHECK_EQ(f->ops->cfg_read(f, 0, all, sizeof(all)), 0);
+        for (at = all[PCI_CAPABILITY_LIST]; at && all[at + 3] != VIRTIO_PCI_CAP_PCI_CFG;)
+            at = all[at + 1];
+        CHECK(at != 0);
+        CHECK_EQ(all[at + 2], 20);
+        CHECK_EQ(f->ops->cfg_write(f, at + 4, &bar, 1), 0);
+        CHECK_EQ(f->ops->cfg_write(f, at + 8, &off, 4), 0);
+        CHECK_EQ(f->ops->cfg_write(f, at + 12, &len, 4), 0);
+        CHECK_EQ(f->ops->cfg_read(f, at + 16, &data, 4), 0);
+        CHECK_EQ(data, 3); /* guest_cid */
+        off = VIRTIO_PCI_COMMON_Q_SELECT;
+        len = 2;
+        data = two;
+        CHECK_EQ(f->ops->cfg_write(f, at + 8, &off, 4), 0);
+        CHECK_EQ(f->ops->cfg_write(f, at + 12, &len, 4), 0);
+        CHECK_EQ(f->ops->cfg_write(f, at + 16, &data, 4), 0);
+        CHECK_EQ(rd(&d, VIRTIO_PCI_COMMON_Q_SELECT, 2), 2);
+    }
     pci_func_destroy(f);
 
     CHECK_EQ(sim_pci_open("cid=2", &f, &why), -EINVAL);
