@@ -202,6 +202,11 @@ void uvsock_close(struct uvsock_dev *dev)
 
     if (!dev)
         return;
+    if (dev->thread_running && pthread_equal(pthread_self(), dev->thread)) {
+        /* From a callback: joining our own thread would hang. Refuse loudly instead. */
+        uvsock_log(UVSOCK_LOG_ERROR, "uvsock_close called from a callback: ignored");
+        return;
+    }
     service_stop(dev);
     capture_close(dev);
     /* Tell the peer every connection is gone, and give the device a moment to take it. */

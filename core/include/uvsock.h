@@ -7,8 +7,10 @@
  * situation, except where that driver is wrong; docs/api.md lists every deviation.
  *
  * Threading: every function here is thread-safe. Each device runs one service thread that
- * moves data and runs the Callbacks; callbacks must not block and must not call back into
- * the device (use the event queue below to hand them to another thread).
+ * moves data and runs the Callbacks. Callbacks run without any device lock held, so they may
+ * make Device calls (answer a Request with SendResponse, say), but they hold up all traffic
+ * while they run, so they must not block, and they must not call uvsock_close on their own
+ * device. The event queue below hands them to another thread instead.
  */
 #ifndef UVSOCK_H
 #define UVSOCK_H
