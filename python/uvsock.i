@@ -70,6 +70,21 @@ UVSOCK_OUT_PTR(struct uvsock_event_queue)
         PyBuffer_Release(&view$argnum);
 }
 
+/* None for a handle or a struct to fill is a ValueError, never a NULL dereference in C. */
+%typemap(check) struct uvsock_dev *, struct uvsock_sim *, struct uvsock_event_queue *,
+    const struct uvsock_event_queue *, struct uvsock_event *, struct uvsock_conn_info *,
+    struct uvsock_dev_info *, struct uvsock_sim_stats *, const struct uvsock_sim_packet *,
+    struct uvsock_capture_stats *, const struct uvsock_callbacks *
+{
+    if (!$1)
+        SWIG_exception_fail(SWIG_ValueError, "in '$symname': argument $argnum ($1_name) is None");
+}
+%typemap(check) const char *path
+{
+    if (!$1)
+        SWIG_exception_fail(SWIG_ValueError, "in '$symname': path is None");
+}
+
 /* Functions named like the struct they fill: the function takes a _get suffix in Python. */
 %rename(uvsock_conn_info_get) uvsock_conn_info(struct uvsock_dev *, struct uvsock_addr,
                                                struct uvsock_conn_info *);

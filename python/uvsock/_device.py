@@ -509,9 +509,12 @@ class Device:
             if ev is not None:
                 return ev
 
-    def on(self, types: EventTypes, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on(self, types: EventTypes, fn: Optional[Callable[[Any], Any]] = None) -> Any:
         """Registers ``fn(event)`` for events of ``types``; :meth:`dispatch` runs it in the
-        caller's thread. Returns ``fn``."""
+        caller's thread. Returns ``fn``. Without ``fn``, a decorator:
+        ``@dev.on(uvsock.Rst)``."""
+        if fn is None:
+            return lambda f: self.on(types, f)
         if not callable(fn):
             raise TypeError("handler must be callable")
         for t in (types if isinstance(types, tuple) else (types,)):
