@@ -238,16 +238,21 @@ def test_fault_injection_drop_and_hostile_packets(dev):
 
 
 def test_host_credit_starvation_recovers(dev):
+    import time
+    dev.sim.listen(8100)
+    s = dev.connect(2, 8100)
+    host, _ = dev.sim.accept(8100, timeout=T)
     dev.sim.set_host_credit(4096)
-    s = dev.connect(2, 9)
-    s.sendall(b"z" * 200000)
-    time_ = __import__("time")
-    deadline = time_.monotonic() + T
-    while dev.conn_info(s.addr).blocked_on != "peer_credit" and time_.monotonic() < deadline:
-        time_.sleep(0.005)
-    dev.sim.set_host_credit(256 * 1024)
-    while dev.conn_info(s.addr).bytes_sent < 200000 and time_.monotonic() < deadline:
-        time_.sleep(0.01)
-    assert dev.conn_info(s.addr).bytes_sent == 200000
+    data = _pattern(9, 200000)
+    s.sendall(data)  # the socket buffers it; the device may send 4 KiB before the host reads
+    deadline = time.monotonic() + T
+    while dev.conn_info(s.addr).blocked_on != "peer_credit" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    info = dev.conn_info(s.addr)
+    assert info.blocked_on == "peer_credit", info
+    assert info.peer_free == 0 and info.bytes_sent <= 4096 + 256 * 1024
+    assert recv_exact(host, len(data)) == data  # reading on the host side gives credit back
     assert dev.sim.stats().credit_violations == 0
+    dev.sim.set_host_credit(256 * 1024)
     s.close()
+    host.close()
