@@ -85,8 +85,11 @@ static int uvl_poll1(lua_State *L, int fd, short events, int64_t end, short *rev
             continue;
         if (r > 0)
             *revents = pfd.revents;
-        if (r == 0 && deadline <= end && uvl_now_ns() >= deadline)
-            return luaL_error(L, "scenario timeout reached while waiting on fd %d", fd);
+        if (r == 0 && deadline <= end && uvl_now_ns() >= deadline) {
+            /* No "file:line:" prefix: the runner reports the scenario's own line. */
+            lua_pushfstring(L, "scenario timeout reached while waiting on fd %d", fd);
+            return lua_error(L);
+        }
         if (r == 0 && uvl_now_ns() < stop)
             continue; /* poll's rounding woke us early */
         return r;
@@ -425,8 +428,10 @@ static int uvl_sleep(lua_State *L)
     for (;;) {
         int64_t left = end - uvl_now_ns(), deadline = uvl_deadline(L);
 
-        if (deadline != INT64_MAX && uvl_now_ns() >= deadline)
-            return luaL_error(L, "scenario timeout reached while sleeping");
+        if (deadline != INT64_MAX && uvl_now_ns() >= deadline) {
+            lua_pushstring(L, "scenario timeout reached while sleeping");
+            return lua_error(L);
+        }
         if (left <= 0)
             return 0;
         if (deadline != INT64_MAX && deadline - uvl_now_ns() < left)

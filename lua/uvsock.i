@@ -14,6 +14,7 @@
 %{
 #include <stdint.h>
 #include <limits.h>
+#include <stdio.h>
 #include "uvsock.h"
 #include "uvsock_sim.h"
 %}
@@ -35,13 +36,23 @@ static int uvl_int_arg(lua_State *L, int idx, long long lo, unsigned long long h
     *out = (long long)v;
     return 1;
 }
+
+/* lua_pushfstring knows no %lld: format the range with snprintf. */
+static void uvl_int_error(lua_State *L, const char *fn, int argnum, long long lo,
+                          unsigned long long hi)
+{
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "%s: argument %d must be an integer in [%lld, %llu]", fn, argnum,
+             lo, hi);
+    lua_pushstring(L, msg);
+}
 %}
 
 %define UVL_INT_IN(CTYPE, LO, HI)
 %typemap(in, checkfn="lua_isnumber") CTYPE (long long v_)
 %{if (!uvl_int_arg(L, $input, LO, HI, &v_)) {
-    SWIG_Lua_pushferrstring(L, "%s: argument %d must be an integer in [%lld, %llu]", "$symname",
-                            $argnum, (long long)(LO), (unsigned long long)(HI));
+    uvl_int_error(L, "$symname", $argnum, LO, HI);
     SWIG_fail;
 }
 $1 = ($1_ltype)v_;%}

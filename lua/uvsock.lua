@@ -618,7 +618,15 @@ function Sim:accept(host_port, timeout)
     local sim = S(self, "accept")
     host_port = check_u32(host_port, "accept", 1, "host_port")
     local ms = to_ms(timeout, "accept", 2)
-    local r, fd, gport = core.uvsock_sim_accept(sim, host_port, ms)
+    local stop = ms >= 0 and M.now() + ms / 1000 or math.huge
+    local r, fd, gport
+    -- uvsock_sim_accept blocks inside C where the scenario deadline cannot reach: wait in
+    -- short slices, and let core.sleep(0) raise once that deadline has passed.
+    repeat
+        local left = stop == math.huge and 100 or math.max(0, math.min(100, math.ceil((stop - M.now()) * 1000)))
+        r, fd, gport = core.uvsock_sim_accept(sim, host_port, left)
+        core.sleep(0)
+    until r ~= M.status.TIMED_OUT or M.now() >= stop
     if r ~= 0 then return fail(fmt("sim:accept(%d)", host_port), r) end
     local c = new_conn(fd)
     c.host_port, c.guest_port, c.host_side = host_port, gport, true
