@@ -109,6 +109,19 @@ M.sleep = function(s)
     if type(s) ~= "number" then argerr("sleep", 1, "seconds must be a number") end
     return core.sleep(s)
 end
+--- Calls cond() every 5 ms until it returns a true value (returned) or timeout passes
+--- (nil, message, "ZX_ERR_TIMED_OUT"): for state the device reaches asynchronously.
+function M.wait_until(cond, timeout)
+    if type(cond) ~= "function" then argerr("wait_until", 1, "expected a function, got " .. type(cond)) end
+    local ms = to_ms(timeout, "wait_until", 2)
+    local stop = ms >= 0 and core.now() + ms / 1000 or math.huge
+    while true do
+        local v = cond()
+        if v then return v end
+        if core.now() >= stop then return nil, fmt("wait_until: condition not met within %g s", ms / 1000), "ZX_ERR_TIMED_OUT" end
+        core.sleep(0.005)
+    end
+end
 M._set_deadline = core.set_deadline -- the runner's per-scenario timeout
 
 ------------------------------------------------------------------------ connections --
