@@ -173,8 +173,16 @@ static void requote(char *dst, size_t cap, int argc, char **argv)
 
     dst[0] = '\0';
     for (int i = 0; i < argc && k + 8 < cap; i++) {
+        int plain = argv[i][0] && !argv[i][strcspn(argv[i], " \t'\"\\;#")];
+
         if (i)
             dst[k++] = ' ';
+        if (plain) {
+            k += (size_t)snprintf(dst + k, cap - k, "%s", argv[i]);
+            if (k >= cap)
+                k = cap - 1;
+            continue;
+        }
         dst[k++] = '\'';
         for (const char *p = argv[i]; *p && k + 8 < cap; p++) {
             if (*p == '\'') {

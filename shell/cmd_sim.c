@@ -215,8 +215,7 @@ int cmd_capture(int argc, char **argv)
     if (!strcmp(cur_cmd, "capture start")) {
         (void)argc;
         if ((r = uvsock_capture_start(sh.dev, argv[0])) != UVSOCK_OK)
-            return fail(cur_cmd, r, "%s%s%s", argv[0], uvsock_last_error()[0] ? ": " : "",
-                        uvsock_last_error());
+            return fail(cur_cmd, r, "%s", uvsock_last_error()[0] ? uvsock_last_error() : argv[0]);
         out("capture start %s: %s", argv[0], uvsock_status_str(r));
         return r;
     }

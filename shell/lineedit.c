@@ -260,6 +260,7 @@ int le_read(char **line)
     if (s[count - 1] == 4) { /* Ctrl-D on an empty line */
         fputs("\r\n", stdout);
         fflush(stdout);
+        le_pause();
         return -1;
     }
     if (s[count - 1] != '\n')

@@ -239,6 +239,7 @@ static int run_script(const char *path)
 
     if (!f) {
         fprintf(stderr, "uvsock: %s: %s\n", path, strerror(errno));
+        sh.failed = 1;
         return UVSOCK_ERR_IO;
     }
     while (!sh.quit && getline(&line, &cap, f) >= 0) {
