@@ -162,6 +162,20 @@ static void uvl_push_addr(lua_State *L, struct uvsock_addr a)
 %typemap(argout) uint32_t *host_port_out, uint32_t *guest_port
 %{ lua_pushinteger(L, *$1); SWIG_arg++; %}
 
+/*
+ * SWIG passes nil as a NULL pointer. The C API dereferences most of these, so even the raw
+ * layer refuses nil: a Lua error, not a crash.
+ */
+%typemap(check) struct uvsock_dev *, struct uvsock_event_queue *,
+                const struct uvsock_event_queue *, struct uvsock_sim *,
+                struct uvsock_conn_info *, struct uvsock_dev_info *,
+                struct uvsock_capture_stats *, struct uvsock_sim_stats *,
+                const struct uvsock_sim_packet *, const char *path
+%{if (!$1) {
+    SWIG_Lua_pushferrstring(L, "%s: argument %d must not be nil", "$symname", $argnum);
+    SWIG_fail;
+}%}
+
 /* ---------------------------------------------------- what Lua cannot call safely --- */
 /*
  * Callbacks run on the device's service thread, where no Lua state may run: Lua gets the

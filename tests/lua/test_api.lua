@@ -219,6 +219,12 @@ function TestDevice:test_wrong_types_raise()
     assert_raises("must be an integer", core.uvsock_sim_set_host_credit, dev.sim._sim, 1.5)
     assert_raises("address field local_port", core.uvsock_send_rst, dev._dev, { local_port = -1, remote_cid = 2, remote_port = 7 })
     assert_raises("expected", core.uvsock_get_cid, "not a device")
+    -- nil is never passed on as a NULL pointer.
+    assert_raises("must not be nil", core.uvsock_get_cid, nil)
+    assert_raises("must not be nil", core.uvsock_event_queue_fd, nil)
+    assert_raises("must not be nil", core.uvsock_sim_get_stats, dev.sim._sim, nil)
+    assert_raises("must not be nil", core.uvsock_capture_start, dev._dev, nil)
+    assert_raises("must not be nil", core.uvsock_sim_inject, nil, 1, 0)
 end
 
 function TestDevice:test_events()
