@@ -182,7 +182,7 @@ local function run(s)
         result.traceback = err.traceback
         result.line = where
         result.source = where and source_line(s.file, where)
-        result.events = dev:closed() and {} or dev:last_events()
+        result.events = dev:last_events() -- kept even if the scenario closed the device
         result.pending = dev:closed() and {} or dev:events()
     end
     dev:close()
