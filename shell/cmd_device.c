@@ -254,12 +254,16 @@ int cmd_why(int argc, char **argv)
             n);
         return UVSOCK_OK;
     }
+    if (c->phase != PH_CLOSED && uvsock_conn_info(sh.dev, c->addr, &ci) != UVSOCK_OK)
+        loop_once(0, 0); /* the driver dropped it: its Callback may be queued, show it */
     if (c->phase == PH_CLOSED) {
         out("%s is closed (%s): the driver no longer knows it.", n, c->closed_by);
         return UVSOCK_OK;
     }
-    if ((r = uvsock_conn_info(sh.dev, c->addr, &ci)) != UVSOCK_OK)
-        return fail(cur_cmd, r, "%s  %s is unknown to the driver", n, addr_str(c->addr));
+    if ((r = uvsock_conn_info(sh.dev, c->addr, &ci)) != UVSOCK_OK) {
+        out("%s is gone from the driver; its closing Callback has not arrived yet.", n);
+        return UVSOCK_OK;
+    }
     since = ci.blocked_since_ns ? (double)(now_ns() - ci.blocked_since_ns) / 1e9 : 0;
     ago(upd, sizeof(upd), ci.credit_update_recv_ns);
     ago(req, sizeof(req), ci.credit_request_sent_ns);

@@ -44,13 +44,16 @@ static void emit(FILE *f, const char *text)
 
 static void vemit(FILE *f, enum color c, const char *stamp, const char *fmt, va_list ap)
 {
-    char msg[8192], line[8400];
     int on = sh.color && c != C_NONE;
+    char *msg = NULL, *line = NULL;
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    snprintf(line, sizeof(line), "%s%s%s%s\n", stamp, on ? color_code[c] : "", msg,
-             on ? "\033[0m" : "");
-    emit(f, line);
+    /* One emit per call, however many lines: above the prompt it is redrawn only once. */
+    if (vasprintf(&msg, fmt, ap) >= 0 &&
+        asprintf(&line, "%s%s%s%s\n", stamp, on ? color_code[c] : "", msg, on ? "\033[0m" : "") >=
+            0)
+        emit(f, line);
+    free(msg);
+    free(line);
 }
 
 void out(const char *fmt, ...)
@@ -110,51 +113,74 @@ int fail(const char *cmd, int status, const char *fmt, ...)
     return status ? status : UVSOCK_ERR_INTERNAL;
 }
 
-void hexdump(const char *prefix, const uint8_t *p, size_t n)
+/* Appends a classic hexdump (offset, 16 bytes, ASCII) of p to b, one line per 16 bytes. */
+static void hexdump_to(struct buf *b, const char *prefix, const uint8_t *p, size_t n)
 {
     for (size_t off = 0; off < n; off += 16) {
-        char hex[16 * 3 + 2] = "", asc[17] = "";
-        size_t k = 0;
+        char line[128];
+        int k = snprintf(line, sizeof(line), "%s%08zx  ", prefix, off);
 
         for (size_t i = 0; i < 16; i++) {
-            if (off + i < n) {
-                snprintf(hex + k, sizeof(hex) - k, "%02x%s", p[off + i], i == 7 ? "  " : " ");
-                asc[i] = isprint(p[off + i]) ? (char)p[off + i] : '.';
-            } else {
-                snprintf(hex + k, sizeof(hex) - k, "%s", i == 7 ? "    " : "   ");
-            }
-            k = strlen(hex);
+            if (off + i < n)
+                k += snprintf(line + k, sizeof(line) - (size_t)k, "%02x ", p[off + i]);
+            else
+                k += snprintf(line + k, sizeof(line) - (size_t)k, "   ");
+            if (i == 7)
+                line[k++] = ' ';
         }
-        asc[16 < n - off ? 16 : n - off] = '\0';
-        out("%s%08zx  %s |%s|", prefix, off, hex, asc);
+        line[k++] = '|';
+        for (size_t i = 0; i < 16 && off + i < n; i++)
+            line[k++] = isprint(p[off + i]) ? (char)p[off + i] : '.';
+        line[k++] = '|';
+        line[k++] = '\n';
+        buf_add(b, line, (size_t)k);
     }
 }
 
-/* Text if every byte is printable (or a newline / tab), else a hexdump. */
+void hexdump(const char *prefix, const uint8_t *p, size_t n)
+{
+    struct buf b = {0};
+
+    hexdump_to(&b, prefix, p, n);
+    if (b.len) {
+        b.p[b.len - 1] = '\0'; /* the last newline: out() adds its own */
+        out("%s", (const char *)b.p);
+    }
+    free(b.p);
+}
+
+/* Text if every byte is printable (or a newline / tab), else a hexdump; one note. */
 void print_data(const char *who, const uint8_t *p, size_t n, int as_hex)
 {
+    struct buf b = {0};
+    char head[96];
     int text = !as_hex;
+    size_t shown = n > 4096 ? 4096 : n;
 
     for (size_t i = 0; i < n && text; i++)
         if (!isprint(p[i]) && p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
             text = 0;
-    if (text && n <= 4096) {
-        /* One line per line of text; a trailing newline is not an extra empty line. */
-        size_t start = 0;
-
-        note(C_DATA, "%s << %zu bytes", who, n);
-        while (start < n) {
+    snprintf(head, sizeof(head), "%s << %zu bytes%s\n", who, n,
+             n > shown ? " (first 4096 shown)" : "");
+    buf_add(&b, head, strlen(head));
+    if (text) {
+        /* Each line indented; a trailing newline is not an extra empty line. */
+        for (size_t start = 0; start < shown;) {
             size_t end = start;
 
-            while (end < n && p[end] != '\n')
+            while (end < shown && p[end] != '\n')
                 end++;
-            out("  %.*s", (int)(end - start), (const char *)p + start);
+            buf_add(&b, "  ", 2);
+            buf_add(&b, p + start, end - start);
+            buf_add(&b, "\n", 1);
             start = end + 1;
         }
-        return;
+    } else {
+        hexdump_to(&b, "  ", p, shown);
     }
-    note(C_DATA, "%s << %zu bytes%s", who, n, n > 4096 ? " (first 4096 shown)" : "");
-    hexdump("  ", p, n > 4096 ? 4096 : n);
+    b.p[b.len - 1] = '\0';
+    note(C_DATA, "%s", (const char *)b.p);
+    free(b.p);
 }
 
 /* ============================================================= the library's log == */

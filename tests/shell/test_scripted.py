@@ -141,7 +141,7 @@ def test_why_every_reason(tmp_path):
     out = run("sim connect 5000; wait request; why c1")
     assert "c1 waits for you: the peer's Request has no answer yet (accept c1 or rst c1)." in out
     out = run(ECHO + "; shutdown c1; why c1")
-    assert re.search(r"c1 (is not blocked|sent SHUTDOWN|is closed)", out)
+    assert re.search(r"c1 (is not blocked|sent SHUTDOWN|is closed|is gone)", out)
 
 
 def test_capture(tmp_path):
