@@ -195,7 +195,7 @@ void le_list_candidates(const char *const *c, size_t n)
 
 static int plain_take(char **line, int at_eof)
 {
-    char *nl = memchr(pbuf, '\n', plen);
+    char *nl = plen ? memchr(pbuf, '\n', plen) : NULL;
     size_t n;
 
     if (!nl && !(at_eof && plen))
@@ -238,7 +238,7 @@ static int plain_read(char **line)
 /* A complete line already buffered: the loop must not wait for the fd. */
 int le_pending(void)
 {
-    return !el && ((pbuf && memchr(pbuf, '\n', plen)) || peof);
+    return !el && ((plen && memchr(pbuf, '\n', plen)) || peof);
 }
 
 int le_read(char **line)
