@@ -75,6 +75,23 @@ function TestModule:test_source_bytes()
     assert_raises("offset", uvsock.source_bytes, -1, 3)
 end
 
+function TestModule:test_time_and_deadline()
+    local t0 = uvsock.now()
+    uvsock.sleep(0.02)
+    lu.assertTrue(uvsock.now() - t0 >= 0.02)
+    assert_raises("seconds must be a number", uvsock.sleep, "1")
+    assert_raises("must not be negative", uvsock.sleep, -1)
+    -- The runner's deadline ends a wait that would last forever, with a Lua error.
+    local dev = started()
+    uvsock._set_deadline(0.05)
+    local ok, err = pcall(dev.next_event, dev, -1)
+    uvsock._set_deadline(nil)
+    lu.assertFalse(ok)
+    lu.assertStrContains(err, "scenario timeout reached")
+    lu.assertNil(dev:next_event(0)) -- and normal waits work again after
+    dev:close()
+end
+
 function TestModule:test_open_errors()
     assert_fails("ZX_ERR_NOT_SUPPORTED", uvsock.open("nosuch:thing"))
     local msg = assert_fails("ZX_ERR_INVALID_ARGS", uvsock.open("sim:cid=banana"))
