@@ -198,10 +198,10 @@ int cmd_list(int argc, char **argv)
         struct uvsock_conn_info ci;
 
         if (!any++)
-            out("%-4s %-24s %-15s %-12s %9s %9s %10s %10s %8s", "id", "address", "state", "blocked",
-                "peer_free", "in_flight", "sent", "received", "unread");
+            out("%-4s %-24s %-22s %-12s %9s %9s %10s %10s %8s", "id", "address", "state", "blocked",
+                "peer_free", "in_flight", "sent", "received", "kept");
         if (c->kind == CONN_HOST) {
-            out("%-4s %-24s %-15s %-12s %9s %9s %10llu %10llu %8zu", cn_name(c), addr_str(c->addr),
+            out("%-4s %-24s %-22s %-12s %9s %9s %10llu %10llu %8zu", cn_name(c), addr_str(c->addr),
                 c->phase == PH_CLOSED ? "closed"
                 : c->eof              ? "eof"
                                       : "host",
@@ -209,7 +209,7 @@ int cmd_list(int argc, char **argv)
                 c->rx.len);
         } else if (c->phase != PH_CLOSED && c->phase != PH_INCOMING &&
                    uvsock_conn_info(sh.dev, c->addr, &ci) == UVSOCK_OK) {
-            out("%-4s %-24s %-15s %-12s %9u %9u %10llu %10llu %8zu", cn_name(c), addr_str(c->addr),
+            out("%-4s %-24s %-22s %-12s %9u %9u %10llu %10llu %8zu", cn_name(c), addr_str(c->addr),
                 uvsock_conn_state_str(ci.state), uvsock_blocked_on_str(ci.blocked_on), ci.peer_free,
                 ci.in_flight, (unsigned long long)ci.bytes_sent,
                 (unsigned long long)ci.bytes_received, c->rx.len);
@@ -218,7 +218,7 @@ int cmd_list(int argc, char **argv)
 
             snprintf(st, sizeof(st), "%s%s%s", cn_phase_str(c->phase), c->closed_by ? ":" : "",
                      c->closed_by ? c->closed_by : "");
-            out("%-4s %-24s %-15s %-12s %9s %9s %10llu %10llu %8zu", cn_name(c), addr_str(c->addr),
+            out("%-4s %-24s %-22s %-12s %9s %9s %10llu %10llu %8zu", cn_name(c), addr_str(c->addr),
                 st, "-", "-", "-", (unsigned long long)c->bytes_out,
                 (unsigned long long)c->bytes_in, c->rx.len);
         }
