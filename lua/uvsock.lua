@@ -36,8 +36,19 @@ local event_types = {
 function M.status_name(code) return core.uvsock_status_str(code) end
 
 ------------------------------------------------------------------------- arg checks --
--- Raise at the caller of the public function (level 3 = the user's line).
-local function argerr(fname, n, msg) error(fmt("bad argument #%d to '%s' (%s)", n, fname, msg), 3) end
+-- Raises msg at the user's line: the first frame outside this file, however deep inside
+-- the module the check ran (a fixed error level would name uvsock.lua for nested checks).
+local function raise(msg)
+    local level = 2
+    while true do
+        local info = debug.getinfo(level, "S")
+        if not info or info.source ~= "=uvsock.lua" then break end
+        level = level + 1
+    end
+    error(msg, level)
+end
+
+local function argerr(fname, n, msg) raise(fmt("bad argument #%d to '%s' (%s)", n, fname, msg)) end
 
 local function check_int(v, fname, n, what, lo, hi)
     if mtype(v) ~= "integer" then
@@ -144,9 +155,9 @@ end
 
 local function C(self, fname)
     if getmetatable(self) ~= Conn then
-        error(fmt("bad self to '%s' (expected a uvsock connection, got %s)", fname, type(self)), 3)
+        raise(fmt("bad self to '%s' (expected a uvsock connection, got %s)", fname, type(self)))
     end
-    if not self.fd then error(fname .. ": connection is closed", 3) end
+    if not self.fd then raise(fname .. ": connection is closed") end
     return self.fd
 end
 
@@ -217,7 +228,7 @@ function Conn:fileno() return C(self, "fileno") end
 
 --- Closes our end (and the device's end if the device never took it). Idempotent.
 function Conn:close()
-    if getmetatable(self) ~= Conn then error("bad self to 'close' (expected a uvsock connection)", 2) end
+    if getmetatable(self) ~= Conn then raise("bad self to 'close' (expected a uvsock connection)") end
     if self.fd then core.fd_close(self.fd); self.fd = nil end
     if self._peer then core.fd_close(self._peer); self._peer = nil end
     return true
@@ -234,9 +245,9 @@ local HISTORY = 32 -- events remembered for failure reports (Device:last_events)
 
 local function D(self, fname)
     if getmetatable(self) ~= Device then
-        error(fmt("bad self to '%s' (expected a uvsock device, got %s; use dev:%s(...))", fname, type(self), fname), 3)
+        raise(fmt("bad self to '%s' (expected a uvsock device, got %s; use dev:%s(...))", fname, type(self), fname))
     end
-    if not self._dev then error(fname .. ": device is closed", 3) end
+    if not self._dev then raise(fname .. ": device is closed") end
     return self._dev
 end
 
@@ -273,7 +284,7 @@ end
 
 --- Closes the device (RST to every connection). Idempotent; also run by __gc and __close.
 function Device:close()
-    if getmetatable(self) ~= Device then error("bad self to 'close' (expected a uvsock device)", 2) end
+    if getmetatable(self) ~= Device then raise("bad self to 'close' (expected a uvsock device)") end
     if self._dev then
         local dev, q = self._dev, self._q
         -- Forget the pointers first: whatever happens next, no call can reach a freed device.
@@ -459,10 +470,10 @@ function Device:expect(etype, opts)
     if opts.new_cid ~= nil then want = fmt("%s(new_cid=%d)", etype, check_u32(opts.new_cid, "expect", 2, "new_cid")) end
     local ev, msg = self:_pop(ms)
     if not ev then
-        error(fmt("expected %s within %g s, got nothing (%s)", want, ms < 0 and math.huge or ms / 1000, msg), 2)
+        raise(fmt("expected %s within %g s, got nothing (%s)", want, ms < 0 and math.huge or ms / 1000, msg))
     end
     if ev.type ~= etype or (a and not addr_eq(ev.addr, a)) or (opts.new_cid and ev.new_cid ~= opts.new_cid) then
-        error(fmt("expected %s, got %s", want, M.format_event(ev)), 2)
+        raise(fmt("expected %s, got %s", want, M.format_event(ev)))
     end
     return ev
 end
@@ -471,7 +482,7 @@ end
 function Device:expect_no_event(timeout)
     D(self, "expect_no_event")
     local ev = self:_pop(to_ms(timeout or 0.1, "expect_no_event", 1))
-    if ev then error("expected no event, got " .. M.format_event(ev), 2) end
+    if ev then raise("expected no event, got " .. M.format_event(ev)) end
     return true
 end
 
@@ -574,9 +585,9 @@ M.Sim = Sim
 
 local function S(self, fname)
     if getmetatable(self) ~= Sim then
-        error(fmt("bad self to '%s' (expected dev.sim, got %s; use dev.sim:%s(...))", fname, type(self), fname), 3)
+        raise(fmt("bad self to '%s' (expected dev.sim, got %s; use dev.sim:%s(...))", fname, type(self), fname))
     end
-    if not self._owner._dev then error(fname .. ": device is closed", 3) end
+    if not self._owner._dev then raise(fname .. ": device is closed") end
     return self._sim
 end
 

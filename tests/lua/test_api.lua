@@ -229,6 +229,17 @@ function TestDevice:test_wrong_types_raise()
     local f = io.tmpfile()
     f:close()
     assert_raises("closed file", dev.send_vmo, dev, addr(1), f)
+    -- Errors name the caller's line, however deep in the module the check ran.
+    for _, f in ipairs({
+        function() dev:send_request("x") end,
+        function() dev:send_shutdown({ local_port = -1 }) end,
+        function() dev.sim:listen(-5) end,
+        function() dev:next_event("x") end,
+    }) do
+        local ok, err = pcall(f)
+        lu.assertFalse(ok)
+        lu.assertStrMatches(err, ".*test_api%.lua:%d+: bad argument.*")
+    end
     -- Floats with an integer value are accepted, as Lua's own library does.
     lu.assertTrue(dev:send_rst(addr(1.0, 7.0)))
     -- The raw SWIG layer checks too: a negative or fractional uint32_t is an error.
