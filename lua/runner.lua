@@ -76,6 +76,11 @@ local function load_file(path)
         declared[#declared + 1] = { name = name, fn = fn, opts = o or {}, file = path, line = line }
     end
     env.skip = function(reason) error(setmetatable({ reason = reason or "skipped" }, SKIP), 2) end
+    -- Helpers next to the scenario file can be required by name.
+    local dir = path:match("^(.*)/[^/]*$") or "."
+    if not package.path:find(dir .. "/?.lua;", 1, true) then
+        package.path = dir .. "/?.lua;" .. package.path
+    end
     local chunk, err = loadfile(path, "t", env)
     if not chunk then return nil, err end
     local ok, ret = pcall(chunk)

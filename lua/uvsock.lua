@@ -308,7 +308,7 @@ local function socket_arg(conn, fname)
         return c, c._peer, true
     elseif getmetatable(conn) == Conn then
         if not conn.fd then argerr(fname, 2, "connection is closed") end
-        if not conn._peer then argerr(fname, 2, "connection's device end was already given to the device") end
+        if not conn._peer then argerr(fname, 2, "connection has no device end to give (already given to the device, or a host-side end)") end
         return conn, conn._peer, false
     elseif mtype(conn) == "integer" or mtype(conn) == "float" then
         return nil, check_int(conn, fname, 2, "fd", 0, 0x7fffffff), false

@@ -167,7 +167,7 @@ function TestDevice:test_send_request_forms()
     lu.assertEquals(core.fd_recv(a, 3, 1000, true), "raw")
     core.fd_close(a)
     -- A connection's device end goes only once.
-    assert_raises("already given", dev.send_request, dev, addr(1103), c2)
+    assert_raises("no device end to give", dev.send_request, dev, addr(1103), c2)
 end
 
 function TestDevice:test_status_codes()
