@@ -120,3 +120,30 @@ def test_prompt_follows_the_cid_and_colours(tmp_path):
     p.expect(r"uvsock \[sim cid 7\]> ")
     p.sendline("exit")
     p.expect(pexpect.EOF)
+
+
+def test_ctrl_c_interrupts_a_waiting_command(tmp_path):
+    p = spawn(tmp_path)
+    p.sendline("wait rst 30")
+    p.expect("wait rst 30")
+    p.send("\x03")
+    p.expect("error: wait: ZX_ERR_CANCELED: no rst callback in 30 s")
+    p.expect(PROMPT)
+    p.sendline("cid")
+    p.expect("\r\n3\r\n")
+    finish(p)
+
+
+def test_log_lines_above_the_prompt(tmp_path):
+    p = spawn(tmp_path)
+    p.sendline("log debug")
+    p.expect("log level debug")
+    p.expect(PROMPT)
+    p.sendline("after 0.3 connect 2:7")
+    p.expect(PROMPT)
+    p.send("cid")
+    p.expect(r"log (debug|info): ")
+    p.expect(PROMPT + "cid")
+    p.send("\r")
+    p.expect("\r\n3\r\n")
+    finish(p)
