@@ -147,6 +147,23 @@ void le_resume(void)
     }
 }
 
+/*
+ * Clears the prompt and the half-typed line before printing above them. A line longer than
+ * the terminal wraps: go up to its first row, then clear to the end of the screen.
+ */
+void le_clear(void)
+{
+    const LineInfo *li = el_line(el);
+    int cols = 0;
+    size_t pos = strlen(hooks->prompt()) + (size_t)(li->cursor - li->buffer);
+
+    if (el_get(el, EL_GETTC, "co", &cols) != 0 || cols <= 0)
+        cols = 80;
+    if (pos / (size_t)cols > 0)
+        fprintf(stdout, "\033[%zuA", pos / (size_t)cols);
+    fputs("\r\033[J", stdout);
+}
+
 void le_redraw(void)
 {
     if (el && editing)

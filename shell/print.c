@@ -2,7 +2,7 @@
 /*
  * Every line the shell prints goes through emit(), so that while the user is typing, output
  * lands above the prompt and the half-typed line is redrawn intact (the tested libedit
- * technique: "\r\033[K" + message, then EL_REFRESH; see lineedit.c).
+ * technique: "\r\033[K" + message, then EL_REFRESH; lineedit.c also clears wrapped lines).
  *
  * The library's log function may run on any thread with device locks held, so it only
  * queues the message and wakes the main loop through a pipe; the loop prints it.
@@ -28,7 +28,7 @@ static void emit(FILE *f, const char *text)
 {
     if (le_editing()) {
         /* In the editor's raw mode "\n" may not return the carriage: say "\r\n". */
-        fputs("\r\033[K", stdout);
+        le_clear();
         for (const char *p = text; *p; p++) {
             if (*p == '\n')
                 fputc('\r', stdout);

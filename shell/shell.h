@@ -150,6 +150,7 @@ int le_pending(void); /* a complete line is buffered (plain reader) */
 int le_editing(void); /* a prompt and a half-typed line are on screen */
 void le_pause(void);  /* a command runs: the terminal back to normal */
 void le_resume(void); /* draws the prompt again */
+void le_clear(void);  /* before printing above the line */
 void le_redraw(void); /* after printing above the line */
 void le_cancel(void); /* Ctrl-C: drop the half-typed line */
 void le_add_history(const char *line);

@@ -147,3 +147,17 @@ def test_log_lines_above_the_prompt(tmp_path):
     p.send("\r")
     p.expect("\r\n3\r\n")
     finish(p)
+
+
+def test_a_wrapped_line_survives(tmp_path):
+    p = spawn(tmp_path)
+    p.setwinsize(24, 40)
+    p.sendline("after 0.4 print EVENT")
+    p.expect(r"cid 3\]> ")
+    long = "print " + "x" * 60
+    p.send(long)
+    # The cursor is two rows below the prompt's row: up 2, clear to the end, print.
+    p.expect(r"\x1b\[2A\r\x1b\[JEVENT\r")
+    p.send("\r")
+    p.expect("\n" + "x" * 60 + "\r\n")
+    finish(p)
