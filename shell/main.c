@@ -34,12 +34,14 @@ uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void on_sigint(int sig)
+/* Signals become bytes in a pipe the loop polls: 'i' cancels, 'q' (SIGTERM, SIGHUP) leaves
+ * cleanly, with the open connections reset, as Ctrl-D does. */
+static void on_signal(int sig)
 {
     int saved = errno;
+    char c = sig == SIGINT ? 'i' : 'q';
 
-    (void)sig;
-    if (write(sigint_pipe[1], "", 1) < 0) {
+    if (write(sigint_pipe[1], &c, 1) < 0) {
     }
     errno = saved;
 }
@@ -161,10 +163,12 @@ int loop_once(int timeout_ms, int with_input)
     if (poll(pfd, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
         return 0;
     if (pfd[2].revents & POLLIN) {
-        char junk[64];
+        char sigs[64];
+        ssize_t k;
 
-        while (read(sigint_pipe[0], junk, sizeof(junk)) > 0) {
-        }
+        while ((k = read(sigint_pipe[0], sigs, sizeof(sigs))) > 0)
+            if (memchr(sigs, 'q', (size_t)k))
+                sh.quit = 1;
         cancelled = 1;
         if (le_editing())
             le_cancel();
@@ -301,7 +305,7 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *pcap = NULL, *cmds = NULL, *script = NULL;
     int opt, r, no_start = 0;
-    struct sigaction sa = {.sa_handler = on_sigint};
+    struct sigaction sa = {.sa_handler = on_signal};
 
     while ((opt = getopt_long(argc, argv, "d:p:c:h", opts, NULL)) != -1) {
         switch (opt) {
@@ -341,6 +345,8 @@ int main(int argc, char **argv)
         return 2;
     }
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if ((r = uvsock_open(sh.uri, &sh.dev)) != UVSOCK_OK) {

@@ -384,3 +384,16 @@ def test_error_message(cmds, message):
     line = error_line(out)
     assert line.startswith(message), f"{line!r} does not start with {message!r}"
     assert re.match(r"error: ([a-z ]+: )?ZX_(OK|ERR_[A-Z_]+)", line)
+
+
+def test_sigterm_leaves_cleanly():
+    p = subprocess.Popen([SHELL, "-c", ECHO + "; print ready; sleep 20"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env())
+    assert p.stdout.readline().startswith("SendRequest")
+    while "ready" not in p.stdout.readline():
+        pass
+    p.terminate()
+    out = p.communicate(timeout=10)[0]
+    assert p.returncode == 1
+    assert "rst c1  1025 -> 2:7 (leaving)" in out
+    assert "error: sleep: ZX_ERR_CANCELED: interrupted" in out
