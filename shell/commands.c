@@ -27,7 +27,7 @@ const struct command commands[] = {
     {"respond", "[<conn>]", cmd_accept, "the same as accept", 0},
     {"shutdown", "<conn>", cmd_shutdown, "SendShutdown: graceful close, queued bytes first", 0},
     {"rst", "<conn> [from <lport>]", cmd_rst,
-     "SendRst: abort a connection, or send a bare RST to CID:PORT from LPORT", 0},
+     "SendRst: abort a connection, or send a bare RST to CID:PORT from LPORT", CMD_ADDR},
     {"cid", "", cmd_cid, "GetCid: the device's guest CID", 0},
     {"sendvmo", "<conn> <file> [<off> <len>]", cmd_sendvmo,
      "SendVmo: send len bytes of a file from off (default: all of it)", 0},

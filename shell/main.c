@@ -99,9 +99,7 @@ void handle_event(const struct uvsock_event *ev)
         sh.seen[ev->type]++;
     if (ev->type != UVSOCK_EVENT_TRANSPORT_RESET) {
         c = cn_by_addr(ev->addr);
-        if (!c && ev->type == UVSOCK_EVENT_REQUEST)
-            c = cn_new(CONN_GUEST, ev->addr, -1);
-        if (c && ev->type == UVSOCK_EVENT_REQUEST)
+        if (!c && ev->type == UVSOCK_EVENT_REQUEST && (c = cn_new(CONN_GUEST, ev->addr, -1)))
             c->phase = PH_INCOMING;
     }
     switch (ev->type) {

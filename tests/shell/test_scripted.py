@@ -61,7 +61,7 @@ def test_shutdown_and_rst():
 
 
 def test_rst_by_address():
-    out = run(ECHO + "; rst 2:7; list")
+    out = run(ECHO + "; rst 2 7 from 1025; list")
     assert "SendRst c1  1025 -> 2:7: ZX_OK" in out
 
 
