@@ -136,6 +136,8 @@ def test_why_every_reason(tmp_path):
     out = run(f"sim credit 4096; sim listen 6000; connect 2:6000; wait response; sim accept 6000; "
               f"set data off; sendfile c1 {big}; sleep 0.3; why c1")
     assert "c1 has bytes to send but no peer credit for" in out
+    out = run("sim corrupt drop 1025; connect 2:7; sleep 0.2; why c1")
+    assert re.search(r"c1 has waited [0-9.]+ s for the peer's Response to its Request\.", out)
     out = run("connect 2:12345; wait rst; why c1")
     assert "c1 is closed (rst): the driver no longer knows it." in out
     out = run("sim connect 5000; wait request; why c1")
