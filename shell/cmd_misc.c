@@ -58,8 +58,7 @@ static int data_seen(void *arg)
 
 int cmd_expect_data(int argc, char **argv)
 {
-    struct data_match m = {
-        .c = arg_conn(argv[0], argc > 1 && argv[0][0] == 'h' ? CONN_HOST : CONN_GUEST)};
+    struct data_match m = {.c = arg_conn(argv[0], argv[0][0] == 'h' ? CONN_HOST : CONN_GUEST)};
     char text[4096] = "";
     int r;
 

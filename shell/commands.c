@@ -585,9 +585,3 @@ struct uvsock_sim *need_sim(void)
         fail(cur_cmd, UVSOCK_ERR_NOT_SUPPORTED, "only on the simulated device (--device sim)");
     return s;
 }
-
-int need_started(void)
-{
-    return sh.started ? UVSOCK_OK
-                      : fail(cur_cmd, UVSOCK_ERR_BAD_STATE, "the device is not started (start)");
-}

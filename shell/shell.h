@@ -237,7 +237,6 @@ int arg_seconds(const char *s, double *out);
 int arg_addr(const char *s, struct uvsock_addr *addr);
 struct conn *arg_conn(const char *ref, enum conn_kind kind);
 struct uvsock_sim *need_sim(void);
-int need_started(void);
 
 /* =========================================================================== loop == */
 
