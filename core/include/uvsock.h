@@ -22,6 +22,9 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares is its API. */
+#pragma GCC visibility push(default)
+
 /* ====================================================================== status codes == */
 
 /* Zircon's zx_status_t names and values (zircon/errors.h). */
@@ -334,6 +337,8 @@ struct uvsock_capture_stats {
     int error;        /* errno of the first failed write, 0 if none */
 };
 int uvsock_capture_stats(struct uvsock_dev *dev, struct uvsock_capture_stats *st);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

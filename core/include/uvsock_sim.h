@@ -26,6 +26,9 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares is its API. */
+#pragma GCC visibility push(default)
+
 struct uvsock_sim;
 
 /* The sim behind a device opened with a "sim" URI, NULL for any other device. */
@@ -138,6 +141,8 @@ struct uvsock_sim_stats {
     struct uvsock_sim_packet last_rst_from_driver; /* zero if none */
 };
 int uvsock_sim_get_stats(struct uvsock_sim *sim, struct uvsock_sim_stats *st);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
