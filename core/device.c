@@ -532,6 +532,7 @@ int uvsock_conn_info(struct uvsock_dev *dev, struct uvsock_addr addr, struct uvs
         .credit_request_sent_ns = c->credit_request_sent_ns,
         .credit_request_recv_ns = c->credit_request_recv_ns,
         .created_ns = c->created_ns,
+        .sock_unsent = (uint32_t)unsent,
     };
     info->blocked_on = blocked_on(dev, c, unsent, &info->blocked_since_ns);
     pthread_mutex_unlock(&dev->lock);

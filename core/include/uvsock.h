@@ -250,6 +250,7 @@ struct uvsock_conn_info {
     uint64_t credit_request_recv_ns;
     uint64_t blocked_since_ns; /* when blocked_on last changed to its current value */
     uint64_t created_ns;
+    uint32_t sock_unsent; /* bytes our user wrote into the socket that we have not sent yet */
 };
 
 /* Connections, in no particular order. *count is set to the total; at most `max` are written. */

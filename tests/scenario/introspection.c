@@ -147,6 +147,7 @@ TEST(blocked_on_peer_credit)
     CHECK_EQ(ci.peer_buf_alloc, 4096);
     CHECK(ci.blocked_since_ns != 0);
     CHECK(ci.in_flight <= ci.peer_buf_alloc);
+    CHECK(ci.sock_unsent > 0); /* the writer's bytes wait in the socket, not in our buffers */
     /* The CREDIT_REQUEST reaches the wire (the device may not have taken it yet). */
     CHECK(SCN_WAIT_UNTIL(scn_stats(sim, &st) == 0 && st.op_from_driver[7] > 0, SCN_TIMEOUT_MS));
     CHECK_EQ(st.credit_violations, 0);
