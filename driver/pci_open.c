@@ -9,6 +9,7 @@
 
 #include "pci_func.h"
 #include "sim/sim.h"
+#include "uio.h"
 
 /* Opens a transport; `args` is what follows "<scheme>:", NULL if there is no colon. */
 typedef int (*pci_open_fn)(const char *args, struct pci_func **out, const char **why);
@@ -18,17 +19,9 @@ struct pci_scheme {
     pci_open_fn open;
 };
 
-static int open_uio(const char *args, struct pci_func **out, const char **why)
-{
-    (void)args;
-    (void)out;
-    *why = "the UIO transport is not part of this build yet";
-    return -ENOTSUP;
-}
-
 static const struct pci_scheme schemes[] = {
     {"sim", sim_pci_open},
-    {"uio", open_uio},
+    {"uio", uio_pci_open},
 };
 
 int pci_func_open(const char *uri, struct pci_func **out, const char **why)
