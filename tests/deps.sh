@@ -9,6 +9,7 @@ packages=(
     liblua5.4-dev lua5.4 lua-unit                         # Lua bindings (issue 5)
     libedit-dev python3-pexpect                           # the shell and its pty tests (issue 6)
     tshark                                                # capture decoding in tests (issue 7)
+    qemu-system-x86 busybox-static cpio kmod socat        # the real-device VM suite (issue 3)
 )
 
 missing=()
