@@ -283,7 +283,12 @@ TEST(open_errors)
     CHECK(dev == NULL);
     CHECK(uvsock_last_error()[0] != '\0');
     CHECK_STATUS(uvsock_open("sim:nonsense_option=3", &dev), UVSOCK_ERR_INVALID_ARGS);
-    CHECK_STATUS(uvsock_open("uio:0000:00:04.0", &dev), UVSOCK_ERR_NOT_SUPPORTED);
+    /* uio: a PCI address that cannot exist, and one that is not an address (the UIO
+     * transport's own cases are in tests/unit/test_uio.c). */
+    CHECK_STATUS(uvsock_open("uio:00ff:ff:1f.7", &dev), UVSOCK_ERR_NOT_FOUND);
+    CHECK(dev == NULL);
+    CHECK(strstr(uvsock_last_error(), "no PCI device 00ff:ff:1f.7") != NULL);
+    CHECK_STATUS(uvsock_open("uio:", &dev), UVSOCK_ERR_INVALID_ARGS);
     CHECK(dev == NULL);
     /* A good open afterwards works. */
     CHECK_STATUS(uvsock_open("sim", &dev), UVSOCK_OK);
