@@ -261,11 +261,13 @@ int uvsock_capture_start(struct uvsock_dev *dev, const char *path)
 
     pthread_mutex_lock(&dev->lock);
     if (dev->capture) {
+        /* Name the running capture before unlocking: a concurrent stop may free it. */
+        snprintf(cap->path, sizeof(cap->path), "%s", dev->capture->path);
         pthread_mutex_unlock(&dev->lock);
+        uvsock_fail(UVSOCK_ERR_BAD_STATE, "a capture is already running (to %s)", cap->path);
         free(cap->buf);
         free(cap);
-        return uvsock_fail(UVSOCK_ERR_BAD_STATE, "a capture is already running (to %s)",
-                           dev->capture->path);
+        return UVSOCK_ERR_BAD_STATE;
     }
     cap->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     err = cap->fd < 0 ? errno : write_all(cap->fd, (const uint8_t *)&fh, sizeof(fh), &done);

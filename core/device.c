@@ -23,7 +23,7 @@
 #define QUEUE_SIZE_DATA  256
 #define QUEUE_SIZE_EVENT 8
 /* How long close waits for the device to take the final RSTs. */
-#define CLOSE_DRAIN_NS (200ull * 1000 * 1000)
+#define CLOSE_DRAIN_NS (500ull * 1000 * 1000)
 
 static _Thread_local char last_error[256];
 
@@ -64,7 +64,7 @@ static int errno_status(int err)
     return UVSOCK_ERR_IO;
 }
 
-static bool cid_reserved(uint64_t cid)
+bool cid_reserved(uint64_t cid)
 {
     return cid <= VSOCK_CID_HOST || cid == 0xffffffffull || (cid >> 32);
 }
@@ -215,11 +215,15 @@ void uvsock_close(struct uvsock_dev *dev)
     tx_pump(dev);
     tx_kick(dev);
     deadline = uvsock_now_ns() + CLOSE_DRAIN_NS;
-    while (virtqueue_in_flight(&dev->vq[VSOCK_VQ_TX]) && uvsock_now_ns() < deadline) {
+    /* More RSTs than tx slots wait in the RST queue: keep feeding the ring as it drains. */
+    while ((virtqueue_in_flight(&dev->vq[VSOCK_VQ_TX]) || dev->raw_rst_len) &&
+           uvsock_now_ns() < deadline) {
         pthread_mutex_unlock(&dev->lock);
         usleep(1000);
         pthread_mutex_lock(&dev->lock);
         tx_reap(dev);
+        tx_pump(dev);
+        tx_kick(dev);
     }
     conn_close_deferred(dev);
     pthread_mutex_unlock(&dev->lock);
@@ -278,6 +282,7 @@ static int open_conn(struct uvsock_dev *dev, struct uvsock_addr addr, int sock,
                 }
             }
         }
+        c->opened = op == PENDING_RESPONSE;
         tx_queue_op(dev, c, op);
         tx_kick(dev);
         r = UVSOCK_OK;
@@ -361,8 +366,8 @@ uint32_t uvsock_get_cid(struct uvsock_dev *dev)
     return cid;
 }
 
-/* The VMO: an open fd readable at an offset, holding [off, off+len) if it is a file. */
-static int check_vmo(int fd, uint64_t off, uint64_t len)
+/* The VMO: an open fd that can be read at an offset. */
+static int check_vmo_handle(int fd)
 {
     struct stat st;
 
@@ -370,6 +375,16 @@ static int check_vmo(int fd, uint64_t off, uint64_t len)
         return UVSOCK_ERR_BAD_HANDLE;
     if (lseek(fd, 0, SEEK_CUR) < 0 || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
         return UVSOCK_ERR_WRONG_TYPE;
+    return UVSOCK_OK;
+}
+
+/* A regular file must hold [off, off+len). */
+static int check_vmo_range(int fd, uint64_t off, uint64_t len)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return UVSOCK_ERR_BAD_HANDLE;
     if (S_ISREG(st.st_mode) && off + len > (uint64_t)st.st_size)
         return UVSOCK_ERR_OUT_OF_RANGE;
     return UVSOCK_OK;
@@ -383,6 +398,9 @@ int uvsock_send_vmo(struct uvsock_dev *dev, struct uvsock_addr addr, int vmo, ui
 
     if (!dev)
         return UVSOCK_ERR_INVALID_ARGS;
+    /* The handle first, as the FIDL transport would; then state, address, arguments. */
+    if ((r = check_vmo_handle(vmo)))
+        return r;
     pthread_mutex_lock(&dev->lock);
     c = dev->started ? conn_find(dev, addr) : NULL;
     if (!dev->started) {
@@ -395,7 +413,7 @@ int uvsock_send_vmo(struct uvsock_dev *dev, struct uvsock_addr addr, int vmo, ui
         r = UVSOCK_ERR_BAD_STATE;
     } else if (len == 0 || off + len < off) {
         r = UVSOCK_ERR_INVALID_ARGS;
-    } else if ((r = check_vmo(vmo, off, len)) == UVSOCK_OK) {
+    } else if ((r = check_vmo_range(vmo, off, len)) == UVSOCK_OK) {
         fd = fcntl(vmo, F_DUPFD_CLOEXEC, 0);
         if (fd < 0) {
             r = UVSOCK_ERR_NO_RESOURCES;

@@ -71,6 +71,7 @@ struct conn {
     /* The peer's receive side and our sending. */
     uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
     uint32_t peer_shutdown;
+    bool opened;         /* RESPONSE received, or we sent one: data may flow */
     bool user_eof;       /* our user shut its write side: nothing more to send */
     bool readable;       /* the socket polled readable and was not drained since */
     bool credit_starved; /* saw bytes to send with no peer credit; wait for an update */
@@ -249,6 +250,8 @@ void capture_packet(struct uvsock_dev *dev, bool tx, const void *pkt, uint32_t l
 void capture_tick(struct uvsock_dev *dev);
 void capture_close(struct uvsock_dev *dev);
 
+/* device.c: CIDs a device must not report (0, 1, 2, 0xffffffff, upper 32 bits set). */
+bool cid_reserved(uint64_t cid);
 /* device.c: sets uvsock_last_error() and returns status. */
 int uvsock_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

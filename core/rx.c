@@ -236,14 +236,44 @@ static void settle_vmo(struct uvsock_dev *dev, struct conn *c)
     tx_conn_gone(dev, c);
 }
 
+/*
+ * The peer's SHUTDOWN. Its two flags are independent: SEND means no more bytes will come (our
+ * user reads EOF once every byte is delivered), RECEIVE means the peer takes no more (we stop
+ * sending, and a deferred SHUTDOWN of ours can go at once). Our own side's state changes only
+ * when the peer has shut both ways or our SendShutdown was waiting on data.
+ */
+static void peer_shutdown(struct uvsock_dev *dev, struct conn *c, uint32_t hdr_flags)
+{
+    /* "Clients MUST NOT clear bits once set"; a SHUTDOWN with no bits reads as both. */
+    const uint32_t both = VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND;
+    uint32_t flags = hdr_flags & both;
+    bool first = c->peer_shutdown == 0;
+
+    if (!flags)
+        flags = both;
+    c->peer_shutdown |= flags;
+    if (first)
+        cb_queue(dev, UVSOCK_EVENT_SHUTDOWN, c->addr, 0);
+    if (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE) {
+        settle_vmo(dev, c);
+        c->credit_starved = false;
+        if (c->state == UVSOCK_CONN_WILL_SHUT_DOWN) {
+            conn_set_state(c, UVSOCK_CONN_SHUTTING_DOWN);
+            tx_queue_op(dev, c, PENDING_SHUTDOWN);
+        }
+    }
+    if (c->peer_shutdown == both && c->state == UVSOCK_CONN_ACTIVE)
+        conn_set_state(c, UVSOCK_CONN_PEER_SHUT_DOWN);
+    rx_flush_hold(dev, c); /* may end c: last use */
+}
+
 static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct virtio_vsock_hdr *h,
                         const uint8_t *payload)
 {
     uint64_t now = uvsock_now_ns();
 
-    if (h->op == VIRTIO_VSOCK_OP_RST || h->op == VIRTIO_VSOCK_OP_SHUTDOWN)
-        settle_vmo(dev, c);
     if (h->op == VIRTIO_VSOCK_OP_RST) {
+        settle_vmo(dev, c);
         struct uvsock_addr addr = c->addr;
         conn_destroy(dev, c);
         cb_queue(dev, UVSOCK_EVENT_RST, addr, 0);
@@ -257,15 +287,18 @@ static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct vir
 
     switch (h->op) {
     case VIRTIO_VSOCK_OP_RESPONSE:
-        if (c->state != UVSOCK_CONN_WAIT_RESPONSE) {
+        if (c->opened) {
             violation(dev, "RESPONSE on an open connection", c->addr);
             return;
         }
-        conn_set_state(c, UVSOCK_CONN_ACTIVE);
+        /* Our user may have called SendShutdown already; the stream opens all the same. */
+        c->opened = true;
+        if (c->state == UVSOCK_CONN_WAIT_RESPONSE)
+            conn_set_state(c, UVSOCK_CONN_ACTIVE);
         cb_queue(dev, UVSOCK_EVENT_RESPONSE, c->addr, 0);
         return;
     case VIRTIO_VSOCK_OP_RW:
-        if (c->state == UVSOCK_CONN_WAIT_RESPONSE) {
+        if (!c->opened) {
             /* Linux in SYN_SENT: anything but RESPONSE is answered with RST. */
             violation(dev, "RW before RESPONSE", c->addr);
             conn_abort(dev, c, true);
@@ -285,21 +318,9 @@ static void packet_conn(struct uvsock_dev *dev, struct conn *c, const struct vir
         c->credit_request_recv_ns = now;
         tx_queue_op(dev, c, PENDING_CREDIT_UPDATE);
         return;
-    case VIRTIO_VSOCK_OP_SHUTDOWN: {
-        /* "Clients MUST NOT clear bits once set"; no bits at all reads as both. */
-        uint32_t flags =
-            h->flags & (VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND);
-        bool first = c->state != UVSOCK_CONN_PEER_SHUT_DOWN;
-
-        if (!flags)
-            flags = VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND;
-        c->peer_shutdown |= flags;
-        conn_set_state(c, UVSOCK_CONN_PEER_SHUT_DOWN);
-        if (first)
-            cb_queue(dev, UVSOCK_EVENT_SHUTDOWN, c->addr, 0);
-        rx_flush_hold(dev, c); /* may end c: last use */
+    case VIRTIO_VSOCK_OP_SHUTDOWN:
+        peer_shutdown(dev, c, h->flags);
         return;
-    }
     case VIRTIO_VSOCK_OP_REQUEST:
         /* Linux ignores a REQUEST on an established socket; answering would be a guess. */
         violation(dev, "REQUEST on an open connection", c->addr);
@@ -410,14 +431,17 @@ void rx_transport_reset(struct uvsock_dev *dev)
 {
     uint64_t cid = 0;
 
+    /* "The device MUST NOT use a reserved CID": a broken device's value is not adopted. */
     if (virtio_pci_read_config(&dev->vp, 0, &cid, sizeof(cid)) < 0)
         uvsock_log(UVSOCK_LOG_ERROR, "transport reset: cannot read guest_cid; keeping %u",
                    dev->cid);
+    else if (cid_reserved(cid))
+        uvsock_log(UVSOCK_LOG_ERROR,
+                   "transport reset: device reports reserved guest_cid "
+                   "0x%llx; keeping %u",
+                   (unsigned long long)cid, dev->cid);
     else
         dev->cid = (uint32_t)cid;
-    if (cid >> 32)
-        uvsock_log(UVSOCK_LOG_WARN, "device guest_cid 0x%llx has reserved upper bits set",
-                   (unsigned long long)cid);
     conn_for_each(dev, drop_conn, NULL);
     dev->raw_rst_len = 0;
     memset(dev->memo, 0, sizeof(dev->memo));
@@ -429,15 +453,17 @@ void rx_transport_reset(struct uvsock_dev *dev)
 void rx_process_events(struct uvsock_dev *dev)
 {
     struct virtqueue *vq = &dev->vq[VSOCK_VQ_EVENT];
+    void *reposts[EVENT_BUFS];
+    unsigned nrepost = 0;
     bool reset = false;
     void *cookie;
     uint32_t len;
     int r;
 
-    while ((r = virtqueue_get_used(vq, &cookie, &len)) != 0) {
+    /* As for rx: buffers go back after the batch, so an id reported twice is caught. */
+    while (nrepost < EVENT_BUFS && (r = virtqueue_get_used(vq, &cookie, &len)) != 0) {
         unsigned i;
         struct virtio_vsock_event ev;
-        struct vq_buf b;
 
         if (r == -EBADMSG)
             continue;
@@ -447,12 +473,16 @@ void rx_process_events(struct uvsock_dev *dev)
             reset = true;
         else
             uvsock_log(UVSOCK_LOG_WARN, "ignored event id %u (length %u)", ev.id, len);
-        b = (struct vq_buf){.iova = dev->event_dma.iova + i * sizeof(ev),
-                            .len = sizeof(ev),
-                            .device_writable = true};
-        virtqueue_add(vq, &b, 1, cookie);
+        reposts[nrepost++] = cookie;
     }
-    if (virtqueue_kick_prepare(vq))
+    for (unsigned k = 0; k < nrepost; k++) {
+        unsigned i = (unsigned)(uintptr_t)reposts[k] - 1;
+        struct vq_buf b = {.iova = dev->event_dma.iova + i * sizeof(struct virtio_vsock_event),
+                           .len = sizeof(struct virtio_vsock_event),
+                           .device_writable = true};
+        virtqueue_add(vq, &b, 1, reposts[k]);
+    }
+    if (nrepost && virtqueue_kick_prepare(vq))
         virtio_pci_notify(&dev->vp, vq);
     if (reset)
         rx_transport_reset(dev);

@@ -69,6 +69,8 @@ static void add_conn_fd(struct uvsock_dev *dev, struct conn *c, void *arg)
         events |= POLLOUT; /* our user is reading: hand over what we hold */
     if (!c->readable && !c->credit_starved && tx_conn_wants_data(dev, c) && !c->vmo.remaining)
         events |= POLLIN;
+    if (c->credit_starved && !tx_conn_wants_data(dev, c))
+        c->credit_starved = false; /* the connection can no longer send: nothing to ask for */
     if (c->credit_starved)
         ps->starved = true;
     if (!events || ps->len == ps->cap)
@@ -110,7 +112,8 @@ static void retry_credit(struct uvsock_dev *dev, struct conn *c, void *arg)
 {
     uint64_t now = *(uint64_t *)arg;
 
-    if (c->credit_starved && now - c->credit_request_sent_ns >= CREDIT_RETRY_NS)
+    if (c->credit_starved && tx_conn_wants_data(dev, c) &&
+        now - c->credit_request_sent_ns >= CREDIT_RETRY_NS)
         tx_queue_op(dev, c, PENDING_CREDIT_REQUEST);
 }
 
@@ -133,8 +136,7 @@ static bool service_round(struct uvsock_dev *dev, bool irq)
             uint64_t cid = 0;
             dev->stats.config_changes++;
             /* A CID change without an event is a transport reset too (as Fuchsia does). */
-            if (virtio_pci_read_config(&dev->vp, 0, &cid, sizeof(cid)) == 0 &&
-                (uint32_t)cid != dev->cid)
+            if (virtio_pci_read_config(&dev->vp, 0, &cid, sizeof(cid)) == 0 && cid != dev->cid)
                 rx_transport_reset(dev);
         }
     }

@@ -212,8 +212,8 @@ bool tx_conn_wants_data(struct uvsock_dev *dev, const struct conn *c)
         return false;
     if (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE)
         return false; /* the peer will not receive any more */
-    if (c->pending & (PENDING_REQUEST | PENDING_RESPONSE))
-        return false;
+    if (!c->opened || (c->pending & (PENDING_REQUEST | PENDING_RESPONSE)))
+        return false; /* no data before the handshake */
     if (c->vmo.remaining)
         return true;
     if (c->state == UVSOCK_CONN_WILL_SHUT_DOWN && c->shutdown_remaining == 0)

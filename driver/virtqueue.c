@@ -2,16 +2,16 @@
 /*
  * The driver side of a split virtqueue (virtio 1.x, 2.7), with VIRTIO_F_EVENT_IDX.
  *
- * The three ring parts live in one DMA object. The free descriptors are chained through
- * desc.next, as in the Linux and DPDK drivers, so adding a chain is a walk down that list and
- * reclaiming one splices it back on. Everything per chain that the driver must be able to
- * trust (the caller's cookie, the chain length, how many bytes the device may write) is kept
- * in private memory the device cannot reach, indexed by the chain's head descriptor.
+ * The three ring parts live in one DMA object. The free descriptors are chained through a
+ * private next[] array (mirrored into desc.next for the device), so adding a chain is a walk
+ * down that list and reclaiming one splices it back on. Everything the driver must be able
+ * to trust (the links, the caller's cookie, the chain length, how many bytes the device may
+ * write) is kept in private memory the device cannot reach, indexed by descriptor.
  *
  * The device is untrusted: a used entry's id and length, and used->idx itself, are checked
- * before they index anything. Descriptor indices read back from the (device-visible)
- * descriptor table are masked to the ring size, so even a device scribbling over the table
- * cannot make us index outside it. No allocation happens after virtqueue_init.
+ * before they index anything, and nothing is ever read back from the (device-visible)
+ * descriptor table, so a device scribbling over it cannot steer our bookkeeping. No
+ * allocation happens after virtqueue_init.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -58,7 +58,7 @@ int virtqueue_init(struct virtqueue *vq, struct pci_func *f, uint16_t index, uin
      * The bookkeeping arrays in one allocation, widest element first so each part is
      * naturally aligned; freed through vq->cookie.
      */
-    size_t book = (size_t)size * (sizeof(void *) + sizeof(uint32_t) + sizeof(uint16_t));
+    size_t book = (size_t)size * (sizeof(void *) + sizeof(uint32_t) + 2 * sizeof(uint16_t));
     unsigned char *mem = calloc(1, book);
     if (!mem)
         return -ENOMEM;
@@ -72,6 +72,7 @@ int virtqueue_init(struct virtqueue *vq, struct pci_func *f, uint16_t index, uin
     vq->cookie = (void **)mem;
     vq->writable = (uint32_t *)(mem + (size_t)size * sizeof(void *));
     vq->chain_len = (uint16_t *)(mem + (size_t)size * (sizeof(void *) + sizeof(uint32_t)));
+    vq->next = vq->chain_len + size;
 
     unsigned char *base = vq->mem.cpu;
     memset(base, 0, total); /* dma_alloc zeroes, but the rings must start clean regardless */
@@ -88,7 +89,7 @@ int virtqueue_init(struct virtqueue *vq, struct pci_func *f, uint16_t index, uin
 
     /* All descriptors free, chained in order; the last one's next is never followed. */
     for (unsigned i = 0; i < size; i++)
-        vq->desc[i].next = (uint16_t)((i + 1) & (size - 1u));
+        vq->next[i] = (uint16_t)((i + 1) & (size - 1u));
     vq->free_head = 0;
     vq->num_free = size;
     return 0;
@@ -141,11 +142,12 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n, v
         d->flags = (uint16_t)((bufs[k].device_writable ? VRING_DESC_F_WRITE : 0) |
                               (k + 1 < n ? VRING_DESC_F_NEXT : 0));
         /*
-         * d->next already names the next free descriptor: for all but the last element that
-         * is the chain's next link, and for the last it is the new free head (the device
-         * ignores next without VRING_DESC_F_NEXT).
+         * next[i] names the next free descriptor: for all but the last element that is the
+         * chain's next link, and for the last it is the new free head (the device ignores
+         * next without VRING_DESC_F_NEXT).
          */
-        i = d->next & mask;
+        d->next = vq->next[i];
+        i = vq->next[i];
     }
     vq->free_head = i;
     vq->num_free = (uint16_t)(vq->num_free - n);
@@ -209,13 +211,12 @@ bool virtqueue_kick_prepare(struct virtqueue *vq)
 /* Returns a chain's descriptors to the free list and forgets its bookkeeping. */
 static void reclaim(struct virtqueue *vq, uint16_t head)
 {
-    uint16_t mask = vq_mask(vq);
     uint16_t n = vq->chain_len[head];
     uint16_t tail = head;
 
     for (uint16_t k = 1; k < n; k++)
-        tail = vq->desc[tail].next & mask;
-    vq->desc[tail].next = vq->free_head;
+        tail = vq->next[tail];
+    vq->next[tail] = vq->free_head;
     vq->free_head = head;
     vq->num_free = (uint16_t)(vq->num_free + n);
 

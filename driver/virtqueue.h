@@ -38,6 +38,9 @@ struct virtqueue {
     void **cookie;
     uint16_t *chain_len;
     uint32_t *writable;
+    /* The free list and chain links, kept privately: desc[].next is device-visible memory a
+     * hostile device could rewrite to make us hand out a descriptor still in flight. */
+    uint16_t *next;
 
     uint64_t kicks, kicks_suppressed, interrupts, bad_used;
 };

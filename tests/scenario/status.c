@@ -143,6 +143,8 @@ TEST(vmo_codes)
     CHECK_STATUS(uvsock_send_vmo(dev, a, vmo, big - 10, 11), UVSOCK_ERR_OUT_OF_RANGE);
     CHECK_STATUS(uvsock_send_vmo(dev, a, vmo, big + 1, 1), UVSOCK_ERR_OUT_OF_RANGE);
     CHECK_STATUS(uvsock_send_vmo(dev, a, -1, 0, 10), UVSOCK_ERR_BAD_HANDLE);
+    /* The handle is checked first, as the FIDL transport would, before the address. */
+    CHECK_STATUS(uvsock_send_vmo(dev, scn_addr(9, 2, 9), -1, 0, 0), UVSOCK_ERR_BAD_HANDLE);
     CHECK(pipe(p) == 0);
     CHECK_STATUS(uvsock_send_vmo(dev, a, p[0], 0, 10), UVSOCK_ERR_WRONG_TYPE);
     CHECK(scn_fd_is_open(p[0]));
