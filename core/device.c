@@ -115,6 +115,12 @@ static int device_bring_up(struct uvsock_dev *dev)
 
     for (uint16_t q = 0; q < VSOCK_VQ_COUNT; q++) {
         uint16_t size = q == VSOCK_VQ_EVENT ? QUEUE_SIZE_EVENT : QUEUE_SIZE_DATA;
+        /* A ring is one DMA object: with 4 KiB objects (UIO without hugepages) halve it
+         * until it fits (the used ring's alignment padding is at most 64 bytes). */
+        while (size > 8 &&
+               vring_desc_size(size) + vring_avail_size(size) + vring_used_size(size) + 64 >
+                   dev->pci->dma_max_contig)
+            size /= 2;
         r = virtio_pci_setup_queue(&dev->vp, &dev->vq[q], q, size);
         if (r < 0)
             return uvsock_fail(errno_status(r), "%s: virtqueue setup failed", dev->pci->name);

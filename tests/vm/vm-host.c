@@ -161,25 +161,25 @@ static int write_full(int fd, const uint8_t *p, size_t n)
 
 static void serve_sink(struct conn *c)
 {
-    uint8_t buf[65536];
-    uint8_t hdr[16];
+    uint8_t buf[VM_CHUNK], hdr[16];
     uint64_t want, got = 0, h = VM_FNV_INIT;
+    int check;
 
-    if (read_full(c->fd, hdr, 8) < 0) {
-        record(c->peer_port, "ERR %d (no length)", errno);
+    if (read_full(c->fd, hdr, 16) < 0) {
+        record(c->peer_port, "ERR %d (no header)", errno);
         return;
     }
     want = vm_get64(hdr);
+    check = (vm_get64(hdr + 8) & VM_CHECK) != 0;
+    /* Whole chunks from offset 0, as vm_sum's words must line up with the sender's. */
     while (got < want) {
-        size_t ask = want - got < sizeof(buf) ? (size_t)(want - got) : sizeof(buf);
-        ssize_t r = recv(c->fd, buf, ask, 0);
+        size_t c = want - got < VM_CHUNK ? (size_t)(want - got) : VM_CHUNK;
 
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
+        if (read_full(c->fd, buf, c) < 0)
             break;
-        h = vm_fnv(h, buf, (size_t)r);
-        got += (uint64_t)r;
+        if (check)
+            h = vm_sum(h, buf, c);
+        got += c;
     }
     vm_put64(hdr, got);
     vm_put64(hdr + 8, h);
@@ -192,19 +192,18 @@ static void serve_sink(struct conn *c)
 
 static void serve_source(struct conn *c)
 {
-    uint8_t buf[65536];
-    uint8_t hdr[8];
+    uint8_t buf[VM_CHUNK], hdr[16];
     uint64_t want;
 
-    if (read_full(c->fd, hdr, 8) < 0) {
-        record(c->peer_port, "ERR %d (no length)", errno);
+    if (read_full(c->fd, hdr, 16) < 0) {
+        record(c->peer_port, "ERR %d (no header)", errno);
         return;
     }
     want = vm_get64(hdr);
-    for (uint64_t off = 0; off < want; off += sizeof(buf)) {
-        size_t n = want - off < sizeof(buf) ? (size_t)(want - off) : sizeof(buf);
+    for (uint64_t off = 0; off < want; off += VM_CHUNK) {
+        size_t n = want - off < VM_CHUNK ? (size_t)(want - off) : VM_CHUNK;
 
-        vm_fill(buf, n, VM_SOURCE_SEED, off);
+        vm_chunk(buf, VM_SOURCE_SEED, off / VM_CHUNK);
         if (write_full(c->fd, buf, n) < 0) {
             record(c->peer_port, "ERR %d after %llu bytes", errno, (unsigned long long)off);
             return;

@@ -45,13 +45,13 @@ int main(int argc, char **argv)
     rounds = atoi(argv[2]);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((fd = vsock_connect(VM_PORT_SINK)) < 0 || vm_sink_send(fd, bytes, 1, &secs) < 0)
+    if ((fd = vsock_connect(VM_PORT_SINK)) < 0 || vm_sink_send(fd, bytes, 1, 0, &secs) < 0)
         goto fail;
     close(fd);
     printf("PERF linux tx %.2f MB/s (%llu MiB in %.3f s)\n", (double)bytes / secs / 1e6,
            (unsigned long long)(bytes >> 20), secs);
 
-    if ((fd = vsock_connect(VM_PORT_SOURCE)) < 0 || vm_source_recv(fd, bytes, &secs) < 0)
+    if ((fd = vsock_connect(VM_PORT_SOURCE)) < 0 || vm_source_recv(fd, bytes, 0, &secs) < 0)
         goto fail;
     close(fd);
     printf("PERF linux rx %.2f MB/s (%llu MiB in %.3f s)\n", (double)bytes / secs / 1e6,

@@ -13,10 +13,10 @@
  *            of VM_H2G_BYTES ("STARTED"; the outcome later via RESULT); "MIGRATE" -> level 1
  *            migrates level 2 to a qemu with guest-cid=4 ("OK").
  *   ECHO     echoes until EOF, then closes.
- *   SINK     reads an 8-byte little-endian length N, then N bytes; answers N and their FNV-1a
- *            64 (16 bytes), then waits for EOF and closes.
- *   SOURCE   reads an 8-byte length N and sends N pattern bytes (seed VM_SOURCE_SEED), then
- *            closes.
+ *   SINK     reads a 16-byte header (little-endian length N, flags), then N bytes; answers N
+ *            and, with VM_CHECK, their vm_sum (16 bytes), then waits for EOF and closes.
+ *   SOURCE   reads a 16-byte header (length N, flags) and sends N bytes of pattern stream
+ *            VM_SOURCE_SEED, then closes.
  *   CLOSE    sends "hello" and closes at once (a host close: the guest sees SHUTDOWN; Linux
  *            follows with RST after its 8 s close timeout if the guest never answers).
  *   (NOBODY) no listener: Linux answers a REQUEST with RST.
@@ -47,7 +47,12 @@
 #define VM_CHUNK       (64u * 1024u) /* the write size of every bulk transfer */
 #define VM_IO_MS       30000         /* the longest one read or write may wait (nested TCG) */
 
-/* Byte `off` of pattern stream `seed`: cheap enough for tens of MiB under TCG. */
+/*
+ * The byte streams: 64 KiB chunks of a per-seed base pattern whose first 8 bytes are replaced by
+ * the chunk's number (xor the seed), so every chunk differs and a lost, repeated or reordered
+ * chunk shows. Making and checking a chunk is a memcpy and a memcmp: under nested TCG a
+ * per-byte generator or checksum costs more than the transfer it should check.
+ */
 static inline uint8_t vm_pattern(uint64_t seed, uint64_t off)
 {
     uint64_t x = (off >> 3) * 0x9e3779b97f4a7c15ull + seed * 0xbf58476d1ce4e5b9ull;
@@ -56,26 +61,77 @@ static inline uint8_t vm_pattern(uint64_t seed, uint64_t off)
     return (uint8_t)(x >> (8 * (off & 7)));
 }
 
+static inline void vm_put64(uint8_t *p, uint64_t v);
+
+/* Chunk k of stream `seed` (VM_CHUNK bytes) into buf. */
+static inline void vm_chunk(uint8_t *buf, uint64_t seed, uint64_t k)
+{
+    static _Thread_local uint8_t base[VM_CHUNK];
+    static _Thread_local uint64_t base_seed = ~0ull;
+
+    if (base_seed != seed) {
+        for (size_t i = 0; i < VM_CHUNK; i++)
+            base[i] = vm_pattern(seed, i);
+        base_seed = seed;
+    }
+    memcpy(buf, base, VM_CHUNK);
+    vm_put64(buf, k ^ seed);
+}
+
+/* Stream bytes [off, off+n) of `seed` into buf. */
 static inline void vm_fill(uint8_t *buf, size_t n, uint64_t seed, uint64_t off)
 {
-    for (size_t i = 0; i < n; i++)
-        buf[i] = vm_pattern(seed, off + i);
+    static _Thread_local uint8_t chunk[VM_CHUNK];
+
+    while (n) {
+        size_t in = (size_t)(off % VM_CHUNK), c = VM_CHUNK - in < n ? VM_CHUNK - in : n;
+
+        vm_chunk(chunk, seed, off / VM_CHUNK);
+        memcpy(buf, chunk + in, c);
+        buf += c;
+        off += c;
+        n -= c;
+    }
 }
 
 /* First stream offset in buf (starting at off) that differs from the pattern, or -1. */
 static inline long long vm_mismatch(const uint8_t *buf, size_t n, uint64_t seed, uint64_t off)
 {
-    for (size_t i = 0; i < n; i++)
-        if (buf[i] != vm_pattern(seed, off + i))
-            return (long long)(off + i);
+    static _Thread_local uint8_t chunk[VM_CHUNK];
+
+    while (n) {
+        size_t in = (size_t)(off % VM_CHUNK), c = VM_CHUNK - in < n ? VM_CHUNK - in : n;
+
+        vm_chunk(chunk, seed, off / VM_CHUNK);
+        if (memcmp(buf, chunk + in, c) != 0) {
+            for (size_t i = 0; i < c; i++)
+                if (buf[i] != chunk[in + i])
+                    return (long long)(off + i);
+        }
+        buf += c;
+        off += c;
+        n -= c;
+    }
     return -1;
 }
 
+/*
+ * The checksum: FNV-1a over little-endian 64-bit words (a byte-wise tail for n % 8), fed the
+ * stream in VM_CHUNK pieces from offset 0 on both sides so the words line up.
+ */
 #define VM_FNV_INIT 0xcbf29ce484222325ull
 
-static inline uint64_t vm_fnv(uint64_t h, const uint8_t *p, size_t n)
+static inline uint64_t vm_sum(uint64_t h, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+    }
+    for (; i < n; i++)
         h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
@@ -179,11 +235,16 @@ static inline int vm_read_exact(int fd, void *buf, size_t n)
 
 /* ---------------------------------------------------------------- the workloads -- */
 
+/* The 16-byte request header of SINK and SOURCE: the length, then flags. */
+#define VM_CHECK 1u /* SINK: checksum what arrives; SOURCE: the guest checks the pattern */
+
 /*
  * Guest -> host through SINK on a connected fd: n bytes in VM_CHUNK writes; done when the host
- * has answered their count and checksum (so the time covers delivery, not just queueing).
+ * has answered their count (so the time covers delivery, not just queueing). With `check` the
+ * bytes are stream `seed` and the host's checksum must be ours; without it the same chunk is
+ * sent again and again, so the guest spends its time on the transfer alone.
  */
-static inline int vm_sink_send(int fd, uint64_t n, uint64_t seed, double *secs)
+static inline int vm_sink_send(int fd, uint64_t n, uint64_t seed, int check, double *secs)
 {
     static uint8_t buf[VM_CHUNK];
     uint8_t hdr[16];
@@ -191,13 +252,18 @@ static inline int vm_sink_send(int fd, uint64_t n, uint64_t seed, double *secs)
     double t0 = vm_now();
 
     vm_put64(hdr, n);
-    if (vm_write_all(fd, hdr, 8) < 0)
+    vm_put64(hdr + 8, check ? VM_CHECK : 0);
+    if (vm_write_all(fd, hdr, 16) < 0)
         return -1;
+    if (!check)
+        vm_chunk(buf, seed, 0);
     for (uint64_t off = 0; off < n; off += VM_CHUNK) {
         size_t c = n - off < VM_CHUNK ? (size_t)(n - off) : VM_CHUNK;
 
-        vm_fill(buf, c, seed, off);
-        h = vm_fnv(h, buf, c);
+        if (check) {
+            vm_chunk(buf, seed, off / VM_CHUNK);
+            h = vm_sum(h, buf, c);
+        }
         if (vm_write_all(fd, buf, c) < 0)
             return -1;
     }
@@ -205,23 +271,24 @@ static inline int vm_sink_send(int fd, uint64_t n, uint64_t seed, double *secs)
         return -1;
     if (secs)
         *secs = vm_now() - t0;
-    if (vm_get64(hdr) != n || vm_get64(hdr + 8) != h)
+    if (vm_get64(hdr) != n || (check && vm_get64(hdr + 8) != h))
         return vm_fail("sink: host got %llu bytes with checksum %016llx, sent %llu with %016llx",
                        (unsigned long long)vm_get64(hdr), (unsigned long long)vm_get64(hdr + 8),
                        (unsigned long long)n, (unsigned long long)h);
     return 0;
 }
 
-/* Host -> guest through SOURCE: asks for n bytes and checks every one against the pattern. */
-static inline int vm_source_recv(int fd, uint64_t n, double *secs)
+/* Host -> guest through SOURCE: asks for n bytes; with `check` compares each with the pattern. */
+static inline int vm_source_recv(int fd, uint64_t n, int check, double *secs)
 {
     static uint8_t buf[VM_CHUNK];
-    uint8_t hdr[8];
+    uint8_t hdr[16];
     uint64_t got = 0;
     double t0 = vm_now();
 
     vm_put64(hdr, n);
-    if (vm_write_all(fd, hdr, 8) < 0)
+    vm_put64(hdr + 8, 0);
+    if (vm_write_all(fd, hdr, 16) < 0)
         return -1;
     while (got < n) {
         ssize_t r = recv(fd, buf, n - got < VM_CHUNK ? (size_t)(n - got) : VM_CHUNK, MSG_DONTWAIT);
@@ -235,7 +302,7 @@ static inline int vm_source_recv(int fd, uint64_t n, double *secs)
         if (r <= 0)
             return vm_fail("source: %s after %llu of %llu bytes", r ? strerror(errno) : "EOF",
                            (unsigned long long)got, (unsigned long long)n);
-        if ((bad = vm_mismatch(buf, (size_t)r, VM_SOURCE_SEED, got)) >= 0)
+        if (check && (bad = vm_mismatch(buf, (size_t)r, VM_SOURCE_SEED, got)) >= 0)
             return vm_fail("source: byte %lld differs from the pattern", bad);
         got += (uint64_t)r;
     }

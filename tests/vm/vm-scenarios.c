@@ -206,7 +206,7 @@ static int sc_bulk(void)
     /* Guest -> host: the host's checksum of what arrived must be ours. */
     if ((fd = connect_host(10100, VM_PORT_SINK)) < 0)
         return -1;
-    if (vm_sink_send(fd, n, 2, NULL) < 0 || shutdown_until_rst(10100, VM_PORT_SINK) < 0) {
+    if (vm_sink_send(fd, n, 2, 1, NULL) < 0 || shutdown_until_rst(10100, VM_PORT_SINK) < 0) {
         close(fd);
         return -1;
     }
@@ -214,7 +214,7 @@ static int sc_bulk(void)
     /* Host -> guest: every byte checked against the pattern; the host closes after them. */
     if ((fd = connect_host(10101, VM_PORT_SOURCE)) < 0)
         return -1;
-    if (vm_source_recv(fd, n, NULL) < 0 ||
+    if (vm_source_recv(fd, n, 1, NULL) < 0 ||
         wait_event(UVSOCK_EVENT_SHUTDOWN, 10101, EVENT_MS, NULL) < 0) {
         close(fd);
         return -1;
@@ -383,7 +383,7 @@ static int sc_no_listener(void)
 
 static int sc_send_vmo(void)
 {
-    const size_t n = 8u << 20; /* the VMO: an 8-byte length for SINK, then the payload */
+    const size_t n = 8u << 20; /* the VMO: SINK's 16-byte header, then the payload */
     struct uvsock_addr a = host_addr(10600, VM_PORT_SINK);
     uint8_t ans[16];
     uint64_t h;
@@ -398,9 +398,10 @@ static int sc_send_vmo(void)
         close(vmo);
         return vm_fail("mmap: %s", strerror(errno));
     }
-    vm_put64(m, n - 8);
-    vm_fill(m + 8, n - 8, 6, 0);
-    h = vm_fnv(VM_FNV_INIT, m + 8, n - 8);
+    vm_put64(m, n - 16);
+    vm_put64(m + 8, VM_CHECK);
+    vm_fill(m + 16, n - 16, 6, 0);
+    h = vm_sum(VM_FNV_INIT, m + 16, n - 16);
     munmap(m, n);
 
     if ((fd = connect_host(a.local_port, a.remote_port)) < 0) {
@@ -418,11 +419,11 @@ static int sc_send_vmo(void)
         close(fd);
         return -1;
     }
-    if (vm_get64(ans) != n - 8 || vm_get64(ans + 8) != h) {
+    if (vm_get64(ans) != n - 16 || vm_get64(ans + 8) != h) {
         close(fd);
         return vm_fail("host got %llu bytes with checksum %016llx, want %zu with %016llx",
                        (unsigned long long)vm_get64(ans), (unsigned long long)vm_get64(ans + 8),
-                       n - 8, (unsigned long long)h);
+                       n - 16, (unsigned long long)h);
     }
     r = shutdown_until_rst(a.local_port, a.remote_port);
     close(fd);
@@ -523,7 +524,7 @@ static int sc_perf(uint64_t bytes, int rounds)
 
     if ((fd = connect_host(10800, VM_PORT_SINK)) < 0)
         return -1;
-    if (vm_sink_send(fd, bytes, 1, &secs) < 0 || shutdown_until_rst(10800, VM_PORT_SINK) < 0) {
+    if (vm_sink_send(fd, bytes, 1, 0, &secs) < 0 || shutdown_until_rst(10800, VM_PORT_SINK) < 0) {
         close(fd);
         return -1;
     }
@@ -533,7 +534,7 @@ static int sc_perf(uint64_t bytes, int rounds)
 
     if ((fd = connect_host(10801, VM_PORT_SOURCE)) < 0)
         return -1;
-    if (vm_source_recv(fd, bytes, &secs) < 0 ||
+    if (vm_source_recv(fd, bytes, 0, &secs) < 0 ||
         wait_event(UVSOCK_EVENT_SHUTDOWN, 10801, EVENT_MS, NULL) < 0) {
         close(fd);
         return -1;
