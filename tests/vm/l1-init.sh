@@ -35,7 +35,7 @@ mount -t tmpfs tmpfs /host/tmp
 
 say "running $(arg run) at $(cut -d' ' -f1 /proc/uptime) s"
 chroot /host /bin/bash "$(arg run)" "$out" "$(arg vmdir)" "$(arg version)" "$(arg build)" \
-    "$(arg mib)" "$(arg rounds)" "$(arg l2timeout)"
+    "$(arg mib)" "$(arg rounds)" "$(arg l2timeout)" "$(arg uriopts)"
 say "l1-run.sh exited with $? at $(cut -d' ' -f1 /proc/uptime) s"
 umount "/host$out"
 sync

@@ -4,9 +4,9 @@
 # (guest CID 3) and, when the scenarios ask for it, migrates level 2 to a second qemu whose
 # device has guest CID 4: QEMU's vsock device sends TRANSPORT_RESET after an incoming
 # migration, which is the only way to make a real one.
-#   l1-run.sh OUT VMDIR KERNEL_VERSION BUILD MIB ROUNDS L2_TIMEOUT_S
+#   l1-run.sh OUT VMDIR KERNEL_VERSION BUILD MIB ROUNDS L2_TIMEOUT_S [URI_OPTS]
 set -euo pipefail
-out=$1 vmdir=$2 version=$3 build=$4 mib=$5 rounds=$6 l2timeout=$7
+out=$1 vmdir=$2 version=$3 build=$4 mib=$5 rounds=$6 l2timeout=$7 uriopts=${8:-}
 run=/run/uvsock-vm
 mkdir -p "$run"
 say() { echo "L1: $*"; }
@@ -15,7 +15,8 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 "$build/tests/vm/vm-host" "$run/migrate.req" >"$out/vm-host.log" 2>&1 &
 host_pid=$!
 
-l2_append="console=ttyS0 panic=-1 quiet uvsock_mib=$mib uvsock_rounds=$rounds"
+l2_append="console=ttyS0 panic=-1 quiet mitigations=off uvsock_mib=$mib uvsock_rounds=$rounds"
+l2_append+=" uvsock_uriopts=$uriopts"
 l2_append+=" uvsock_hugepages=${UVSOCK_VM_HUGEPAGES:-0}"
 # Both qemus of level 2 must have the same machine; only the device's CID differs.
 start_l2() { # CID MONITOR [extra qemu args]

@@ -62,7 +62,7 @@ if [ "${hp:-0}" -gt 0 ]; then
     mkdir -p /dev/hugepages
     mount -t hugetlbfs hugetlbfs /dev/hugepages
 fi
-say "uvsock on uio:$bdf at $(cut -d' ' -f1 /proc/uptime) s"
-/bin/vm-scenarios "uio:$bdf" "$mib" "$rounds"
+say "uvsock on uio:$bdf$(arg uriopts) at $(cut -d' ' -f1 /proc/uptime) s"
+/bin/vm-scenarios "uio:$bdf$(arg uriopts)" "$mib" "$rounds"
 say "done at $(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f

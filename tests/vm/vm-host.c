@@ -173,13 +173,13 @@ static void serve_sink(struct conn *c)
     check = (vm_get64(hdr + 8) & VM_CHECK) != 0;
     /* Whole chunks from offset 0, as vm_sum's words must line up with the sender's. */
     while (got < want) {
-        size_t c = want - got < VM_CHUNK ? (size_t)(want - got) : VM_CHUNK;
+        size_t n = want - got < VM_CHUNK ? (size_t)(want - got) : VM_CHUNK;
 
-        if (read_full(c->fd, buf, c) < 0)
+        if (read_full(c->fd, buf, n) < 0)
             break;
         if (check)
-            h = vm_sum(h, buf, c);
-        got += c;
+            h = vm_sum(h, buf, n);
+        got += n;
     }
     vm_put64(hdr, got);
     vm_put64(hdr + 8, h);
