@@ -7,6 +7,7 @@
  *
  * Prints one "PASS name" or "FAIL name: why" line per scenario, "PERF uvsock ..." lines for the
  * same workload vm-linux-perf measures on the Linux driver (MIB each way, ROUNDS round trips),
+ * "PERF uvsock-poll ..." for it again with the transport's busy-poll mode (URI option poll=1),
  * and "SCENARIOS DONE" last. The CIDs are the ones level 1 gives the device (l1-run.sh): 3 at
  * boot, 4 after the migration that makes the TRANSPORT_RESET.
  *
@@ -530,24 +531,24 @@ out:
 }
 
 /* What the device did, to explain the figures (interrupts against kicks, per queue). */
-static void print_info(void)
+static void print_info(const char *label)
 {
     struct uvsock_dev_info info;
 
     if (uvsock_dev_info(dev, &info) != UVSOCK_OK)
         return;
-    printf("INFO uvsock %s: interrupts %llu, packets sent %llu, received %llu\n", info.uri,
+    printf("INFO %s %s: interrupts %llu, packets sent %llu, received %llu\n", label, info.uri,
            (unsigned long long)info.interrupts, (unsigned long long)info.packets_sent,
            (unsigned long long)info.packets_received);
     for (int i = 0; i < 3; i++)
-        printf("INFO uvsock vq %s: size %u, kicks %llu (suppressed %llu), interrupts %llu\n",
+        printf("INFO %s vq %s: size %u, kicks %llu (suppressed %llu), interrupts %llu\n", label,
                info.vq[i].name, info.vq[i].size, (unsigned long long)info.vq[i].kicks,
                (unsigned long long)info.vq[i].kicks_suppressed,
                (unsigned long long)info.vq[i].interrupts);
 }
 
 /* The same workloads as vm-linux-perf, through uvsock. */
-static int sc_perf(uint64_t bytes, int rounds)
+static int sc_perf(const char *label, uint64_t bytes, int rounds)
 {
     double secs = 0, med = 0, p99 = 0;
     int fd;
@@ -559,7 +560,7 @@ static int sc_perf(uint64_t bytes, int rounds)
         return -1;
     }
     close(fd);
-    printf("PERF uvsock tx %.2f MB/s (%llu MiB in %.3f s)\n", (double)bytes / secs / 1e6,
+    printf("PERF %s tx %.2f MB/s (%llu MiB in %.3f s)\n", label, (double)bytes / secs / 1e6,
            (unsigned long long)(bytes >> 20), secs);
 
     if ((fd = connect_host(10801, VM_PORT_SOURCE)) < 0)
@@ -571,7 +572,7 @@ static int sc_perf(uint64_t bytes, int rounds)
     }
     uvsock_send_rst(dev, host_addr(10801, VM_PORT_SOURCE));
     close(fd);
-    printf("PERF uvsock rx %.2f MB/s (%llu MiB in %.3f s)\n", (double)bytes / secs / 1e6,
+    printf("PERF %s rx %.2f MB/s (%llu MiB in %.3f s)\n", label, (double)bytes / secs / 1e6,
            (unsigned long long)(bytes >> 20), secs);
 
     if ((fd = connect_host(10802, VM_PORT_ECHO)) < 0)
@@ -581,8 +582,8 @@ static int sc_perf(uint64_t bytes, int rounds)
         return -1;
     }
     close(fd);
-    printf("PERF uvsock rtt %.1f %.1f us (median, p99 of %d)\n", med, p99, rounds);
-    print_info();
+    printf("PERF %s rtt %.1f %.1f us (median, p99 of %d)\n", label, med, p99, rounds);
+    print_info(label);
     return 0;
 }
 
@@ -682,6 +683,7 @@ static void result(const char *name, int r, double t0)
 
 int main(int argc, char **argv)
 {
+    char uri[256];
     uint64_t bytes;
     int rounds, r;
     double t0;
@@ -703,6 +705,7 @@ int main(int argc, char **argv)
             result(scenarios[i].name, -1, 0);
         result("perf-uvsock", -1, 0);
         result("transport-reset", -1, 0);
+        result("perf-uvsock-poll", -1, 0);
         printf("SCENARIOS DONE\n");
         return 1;
     }
@@ -712,10 +715,25 @@ int main(int argc, char **argv)
         result(scenarios[i].name, scenarios[i].run(), t0);
     }
     t0 = vm_now();
-    result("perf-uvsock", sc_perf(bytes, rounds), t0);
+    result("perf-uvsock", sc_perf("uvsock", bytes, rounds), t0);
     /* Last: it changes the CID and drops every connection. */
     t0 = vm_now();
     result("transport-reset", sc_transport_reset(), t0);
+    /*
+     * The workload once more with the transport's busy-poll mode (no interrupts): the same
+     * device, reopened (it is reset on open and keeps CID 4).
+     */
+    uvsock_close(dev);
+    dev = NULL;
+    t0 = vm_now();
+    snprintf(uri, sizeof(uri), "%s,poll=1", argv[1]);
+    if ((r = uvsock_open(uri, &dev)) != UVSOCK_OK || (r = uvsock_start_event_queue(dev, q))) {
+        vm_fail("cannot open %s: %s (%s)", uri, uvsock_status_str(r), uvsock_last_error());
+        result("perf-uvsock-poll", -1, t0);
+    } else {
+        ctl_fd = -1;
+        result("perf-uvsock-poll", sc_perf("uvsock-poll", bytes, rounds), t0);
+    }
     printf("SCENARIOS DONE\n");
     uvsock_close(dev);
     uvsock_event_queue_free(q);
