@@ -64,5 +64,7 @@ if [ "${hp:-0}" -gt 0 ]; then
 fi
 say "uvsock on uio:$bdf$(arg uriopts) at $(cut -d' ' -f1 /proc/uptime) s"
 /bin/vm-scenarios "uio:$bdf$(arg uriopts)" "$mib" "$rounds"
+# How many interrupts the kernel saw for the function (uio_pci_generic's INTx handler).
+grep -i uio /proc/interrupts | sed 's/^/INFO irq: /'
 say "done at $(cut -d' ' -f1 /proc/uptime) s"
 poweroff -f
