@@ -202,15 +202,27 @@ static void uio_irq_ack(struct pci_func *f)
         }
         return;
     }
-    /* Consume the count (the fd stops polling readable), then unmask INTx. uio reads and
-     * writes exactly 4 bytes. If the device still asserts the line, it fires again at once,
-     * and the ISR read that follows deasserts it. */
+    /*
+     * Consume the count (the fd stops polling readable), then unmask INTx. uio_pci_generic's
+     * handler masks the line by setting Interrupt Disable in the command register and has no
+     * irqcontrol, so writing 1 to /dev/uioN fails (ENOSYS) there: the driver must clear the
+     * bit itself, through config space. Drivers with irqcontrol (igb_uio) take the write.
+     * If the device still asserts the line it fires again at once, and the ISR read that
+     * follows deasserts it.
+     */
     int32_t count, on = 1;
+    uint16_t cmd;
     if (read(u->uio_fd, &count, sizeof(count)) < 0) {
         /* EAGAIN: nothing pending, a spurious wake-up */
     }
-    if (write(u->uio_fd, &on, sizeof(on)) < 0) {
-        /* Nothing to do here: the next poll times out and the core polls the rings. */
+    if (write(u->uio_fd, &on, sizeof(on)) == sizeof(on))
+        return;
+    if (pread(u->cfg_fd, &cmd, sizeof(cmd), PCI_COMMAND) == sizeof(cmd) &&
+        (cmd & PCI_COMMAND_INTX_DISABLE)) {
+        cmd &= (uint16_t)~PCI_COMMAND_INTX_DISABLE;
+        if (pwrite(u->cfg_fd, &cmd, sizeof(cmd), PCI_COMMAND) != sizeof(cmd)) {
+            /* Nothing better to do: the next poll times out and the core polls the rings. */
+        }
     }
 }
 

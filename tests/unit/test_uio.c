@@ -217,6 +217,33 @@ TEST(open_and_access)
     CHECK_EQ(cmd & PCI_COMMAND_MASTER, 0);
 }
 
+/*
+ * uio_pci_generic has no irqcontrol: the write of 1 to /dev/uioN fails, and the ack must clear
+ * Interrupt Disable in the command register itself (the kernel set it when the line fired).
+ */
+TEST(intx_unmask_through_config)
+{
+    struct pci_func *f;
+    const char *why = NULL;
+    char path[512];
+    uint16_t cmd;
+
+    build_tree();
+    /* A node whose writes fail, as /dev/uioN does without irqcontrol. */
+    snprintf(path, sizeof(path), "%s/uio0", devroot);
+    unlink(path);
+    CHECK(symlink("/dev/full", path) == 0);
+    CHECK_EQ(open_fake("0000:00:04.0", NULL, &f, &why), 0);
+    cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
+    CHECK_EQ(f->ops->cfg_write(f, PCI_COMMAND, &cmd, 2), 0);
+    f->ops->irq_ack(f);
+    CHECK_EQ(f->ops->cfg_read(f, PCI_COMMAND, &cmd, 2), 0);
+    CHECK_EQ(cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    pci_func_destroy(f);
+    unlink(path);
+    build_tree();
+}
+
 TEST(short_bdf)
 {
     struct pci_func *f;
@@ -520,6 +547,7 @@ int main(void)
 {
     setup_root();
     RUN(open_and_access);
+    RUN(intx_unmask_through_config);
     RUN(short_bdf);
     RUN(open_errors);
     RUN(through_uvsock_open);
