@@ -81,7 +81,7 @@ echo "---- results"
 grep -a -E '^(PASS|FAIL|PERF) ' "$log" | tr -d '\r' || true
 failed=0
 for s in $scenarios; do
-    if ! grep -a -q "^PASS $s\b" "$log"; then
+    if ! grep -a -q -E "^PASS $s( |$)" "$log"; then
         grep -a -q "^FAIL $s:" "$log" || say "no result for $s"
         failed=$((failed + 1))
     fi
