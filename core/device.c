@@ -350,10 +350,12 @@ int uvsock_send_rst(struct uvsock_dev *dev, struct uvsock_addr addr)
         return UVSOCK_ERR_INVALID_ARGS;
     pthread_mutex_lock(&dev->lock);
     c = conn_find(dev, addr);
-    if (c)
+    if (c) {
         conn_abort(dev, c, false);
-    else
+    } else {
+        forget_request(dev, addr); /* a refused Request: its peer's RST is no news */
         tx_raw_rst(dev, addr);
+    }
     tx_kick(dev);
     pthread_mutex_unlock(&dev->lock);
     uvsock_wake(dev);

@@ -237,6 +237,8 @@ void rx_process_events(struct uvsock_dev *dev);
 void rx_flush_hold(struct uvsock_dev *dev, struct conn *c);
 /* Drops every connection and re-reads the CID (TRANSPORT_RESET or a CID change). */
 void rx_transport_reset(struct uvsock_dev *dev);
+/* Forgets an unanswered REQUEST from addr (answered or refused now); false if none. */
+bool forget_request(struct uvsock_dev *dev, struct uvsock_addr addr);
 /* Ends c with RST to the peer and an Rst callback (a local fault, not the peer's RST). */
 void conn_abort(struct uvsock_dev *dev, struct conn *c, bool callback);
 

@@ -194,6 +194,20 @@ static void remember_request(struct uvsock_dev *dev, struct uvsock_addr addr,
         .addr = addr, .buf_alloc = h->buf_alloc, .fwd_cnt = h->fwd_cnt, .used = true};
 }
 
+/* Drops the memo of an unanswered REQUEST from addr; false if there was none. */
+bool forget_request(struct uvsock_dev *dev, struct uvsock_addr addr)
+{
+    bool found = false;
+
+    for (unsigned i = 0; i < REQUEST_MEMO_MAX; i++) {
+        if (dev->memo[i].used && addr_eq(dev->memo[i].addr, addr)) {
+            dev->memo[i].used = false;
+            found = true;
+        }
+    }
+    return found;
+}
+
 static void violation(struct uvsock_dev *dev, const char *what, struct uvsock_addr a)
 {
     dev->stats.malformed_dropped++;
@@ -211,8 +225,11 @@ static void packet_no_conn(struct uvsock_dev *dev, struct uvsock_addr addr,
         cb_queue(dev, UVSOCK_EVENT_REQUEST, addr, 0);
         break;
     case VIRTIO_VSOCK_OP_RST:
-        /* As the Fuchsia driver: tells the user a Request it saw was withdrawn. */
-        cb_queue(dev, UVSOCK_EVENT_RST, addr, 0);
+        /* Tells the user a Request it has not answered was withdrawn. Any other RST of no
+         * connection is a late duplicate (Linux sends a second one when its socket closes)
+         * and the Fuchsia driver's Rst callback for it would report a connection twice. */
+        if (forget_request(dev, addr))
+            cb_queue(dev, UVSOCK_EVENT_RST, addr, 0);
         break;
     default:
         dev->stats.unknown_conn_rst++;

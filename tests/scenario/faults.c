@@ -303,6 +303,9 @@ TEST(raw_packets)
     p = raw_pkt(8889, 5556, 3);
     CHECK_STATUS(uvsock_sim_send_raw(sim, &p, NULL, 0), UVSOCK_OK);
     CHECK(expect_event(q, UVSOCK_EVENT_RST, &a, SCN_TIMEOUT_MS, NULL) == 0);
+    /* The same RST again (as Linux repeats it when its socket closes): no news, no event. */
+    CHECK_STATUS(uvsock_sim_send_raw(sim, &p, NULL, 0), UVSOCK_OK);
+    CHECK(expect_no_event(q, 200) == 0);
 
     /* hdr.len beyond the payload: dropped, counted, no Request. */
     CHECK_STATUS(uvsock_dev_info(dev, &d0), UVSOCK_OK);
