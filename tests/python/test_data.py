@@ -240,9 +240,11 @@ def test_fault_injection_drop_and_hostile_packets(dev):
 def test_host_credit_starvation_recovers(dev):
     import time
     dev.sim.listen(8100)
+    # Cut the credit before connecting: the connection starts with 4 KiB of peer credit, so
+    # the data below cannot slip out under the old 256 KiB before the update arrives.
+    dev.sim.set_host_credit(4096)
     s = dev.connect(2, 8100)
     host, _ = dev.sim.accept(8100, timeout=T)
-    dev.sim.set_host_credit(4096)
     data = _pattern(9, 200000)
     s.sendall(data)  # the socket buffers it; the device may send 4 KiB before the host reads
     deadline = time.monotonic() + T

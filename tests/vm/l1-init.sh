@@ -26,12 +26,18 @@ out=$(arg out)
 # A large msize: qemu and its libraries are read through this mount.
 opts=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o "$opts,ro" hostroot /host || die "mount the host root over 9p"
-mount -t 9p -o "$opts" out "/host$out" || die "mount the output directory $out over 9p"
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
 mount -t tmpfs tmpfs /host/run
 mount -t tmpfs tmpfs /host/tmp
+# The checkout, its build tree and the output go on top, each its own mount: the tmpfs above
+# would otherwise hide a checkout that lives under /tmp (as CI's may).
+for m in "src $(arg root) ro" "bld $(arg build) ro" "out $out rw"; do
+    set -- $m
+    mkdir -p "/host$2" 2>/dev/null || [ -d "/host$2" ] || die "no mount point /host$2"
+    mount -t 9p -o "$opts,$3" "$1" "/host$2" || die "mount $2 over 9p"
+done
 
 say "running $(arg run) at $(cut -d' ' -f1 /proc/uptime) s"
 chroot /host /bin/bash "$(arg run)" "$out" "$(arg vmdir)" "$(arg version)" "$(arg build)" \

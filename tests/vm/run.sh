@@ -54,7 +54,7 @@ case "$root$build$out$uriopts" in *[[:space:]]*) fail "the paths must not contai
 append="console=ttyS0 panic=-1 quiet mitigations=off uvsock_out=$out uvsock_run=$here/l1-run.sh"
 append+=" uvsock_vmdir=$vmdir uvsock_version=$version uvsock_build=$build"
 append+=" uvsock_mib=$mib uvsock_rounds=$rounds uvsock_l2timeout=$((timeout_s - 60))"
-append+=" uvsock_uriopts=$uriopts"
+append+=" uvsock_uriopts=$uriopts uvsock_root=$root"
 say "booting level 1 (TCG; logs in $out)"
 start=$SECONDS
 rc=0
@@ -64,6 +64,8 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -m 2048 -smp 
     -kernel "$vmdir/kernel/$version/boot/vmlinuz-$version" -initrd "$vmdir/l1.cpio" \
     -append "$append" -serial "file:$out/l1-serial.log" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+    -virtfs "local,path=$root,mount_tag=src,security_model=none,readonly=on,multidevs=remap" \
+    -virtfs "local,path=$build,mount_tag=bld,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$out,mount_tag=out,security_model=none" \
     >"$out/l1-qemu.log" 2>&1 || rc=$?
 say "level 1 exited ($rc) after $((SECONDS - start)) s"
