@@ -277,16 +277,12 @@ static int open_conn(struct uvsock_dev *dev, struct uvsock_addr addr, int sock,
         fcntl(sock, F_SETFL, flags); /* the caller keeps its fd as it was */
         r = UVSOCK_ERR_NO_MEMORY;
     } else {
-        if (op == PENDING_RESPONSE) {
-            /* Credit the peer offered in its REQUEST, so data can flow before its next packet. */
-            for (unsigned i = 0; i < REQUEST_MEMO_MAX; i++) {
-                struct request_memo *m = &dev->memo[i];
-                if (m->used && addr_eq(m->addr, addr)) {
-                    c->peer_buf_alloc = m->buf_alloc;
-                    c->peer_fwd_cnt = m->fwd_cnt;
-                    m->used = false;
-                }
-            }
+        struct request_memo m;
+
+        /* Credit the peer offered in its REQUEST, so data can flow before its next packet. */
+        if (op == PENDING_RESPONSE && take_request(dev, addr, &m)) {
+            c->peer_buf_alloc = m.buf_alloc;
+            c->peer_fwd_cnt = m.fwd_cnt;
         }
         c->opened = op == PENDING_RESPONSE;
         tx_queue_op(dev, c, op);
@@ -353,7 +349,7 @@ int uvsock_send_rst(struct uvsock_dev *dev, struct uvsock_addr addr)
     if (c) {
         conn_abort(dev, c, false);
     } else {
-        forget_request(dev, addr); /* a refused Request: its peer's RST is no news */
+        take_request(dev, addr, NULL); /* a refused Request: its peer's RST is no news */
         tx_raw_rst(dev, addr);
     }
     tx_kick(dev);

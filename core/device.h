@@ -237,8 +237,8 @@ void rx_process_events(struct uvsock_dev *dev);
 void rx_flush_hold(struct uvsock_dev *dev, struct conn *c);
 /* Drops every connection and re-reads the CID (TRANSPORT_RESET or a CID change). */
 void rx_transport_reset(struct uvsock_dev *dev);
-/* Forgets an unanswered REQUEST from addr (answered or refused now); false if none. */
-bool forget_request(struct uvsock_dev *dev, struct uvsock_addr addr);
+/* Forgets an unanswered REQUEST from addr, copying its credit to *out if out; false if none. */
+bool take_request(struct uvsock_dev *dev, struct uvsock_addr addr, struct request_memo *out);
 /* Ends c with RST to the peer and an Rst callback (a local fault, not the peer's RST). */
 void conn_abort(struct uvsock_dev *dev, struct conn *c, bool callback);
 

@@ -194,13 +194,18 @@ static void remember_request(struct uvsock_dev *dev, struct uvsock_addr addr,
         .addr = addr, .buf_alloc = h->buf_alloc, .fwd_cnt = h->fwd_cnt, .used = true};
 }
 
-/* Drops the memo of an unanswered REQUEST from addr; false if there was none. */
-bool forget_request(struct uvsock_dev *dev, struct uvsock_addr addr)
+/*
+ * Drops the memo of an unanswered REQUEST from addr (answered or refused now); false if there
+ * was none. With `out`, the memo's credit is copied there first.
+ */
+bool take_request(struct uvsock_dev *dev, struct uvsock_addr addr, struct request_memo *out)
 {
     bool found = false;
 
     for (unsigned i = 0; i < REQUEST_MEMO_MAX; i++) {
         if (dev->memo[i].used && addr_eq(dev->memo[i].addr, addr)) {
+            if (out)
+                *out = dev->memo[i];
             dev->memo[i].used = false;
             found = true;
         }
@@ -228,7 +233,7 @@ static void packet_no_conn(struct uvsock_dev *dev, struct uvsock_addr addr,
         /* Tells the user a Request it has not answered was withdrawn. Any other RST of no
          * connection is a late duplicate (Linux sends a second one when its socket closes)
          * and the Fuchsia driver's Rst callback for it would report a connection twice. */
-        if (forget_request(dev, addr))
+        if (take_request(dev, addr, NULL))
             cb_queue(dev, UVSOCK_EVENT_RST, addr, 0);
         break;
     default:
